@@ -86,10 +86,17 @@ def dispatch(prog: str, description: str, table: dict[str, Command], argv: Seque
         print(f"{prog}: error: unknown command '{name}' (choose from {choices})", file=sys.stderr)
         return 2
     target, _, issue = table[name]
-    if target is None:
+    func = None
+    if target is not None:
+        try:
+            func = _load(target)
+        except ModuleNotFoundError as exc:
+            if exc.name != target.split(":")[0]:
+                raise  # a dependency is missing, not the command itself
+    if func is None:
         print(f"{prog} {name}: not implemented yet (issue #{issue})", file=sys.stderr)
         return 2
-    return int(_load(target)(rest) or 0)
+    return int(func(rest) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

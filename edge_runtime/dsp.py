@@ -148,6 +148,7 @@ class StreamingResampler:
         self.up //= g
         self.down //= g
         self.fs_in, self.fs_out = float(fs_in), float(fs_out)
+        half_len = 0
         if self.up == self.down == 1:
             self._h_poly = np.ones((1, 1))
         else:
@@ -160,7 +161,8 @@ class StreamingResampler:
             # row p holds taps h[p], h[p+up], h[p+2up], ... (polyphase branch p)
             self._h_poly = h.reshape(taps, self.up).T.copy()
         self.taps = self._h_poly.shape[1]
-        self.delay_in = (self.taps * self.up - 1) / 2 / self.up
+        #: group delay of the causal FIR, in input samples (the FIR centre tap)
+        self.delay_in = half_len / self.up
         self._hist: np.ndarray | None = None  # last `taps-1` inputs, (taps-1, leads)
         self._n_in = 0  # inputs consumed so far
         self._n_out = 0  # outputs produced so far
