@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 _REGISTRY: dict[str, type] = {}
 # Modules that define architectures; each registers its classes on import.
-_MODEL_MODULES: list[str] = []
+_MODEL_MODULES: list[str] = [
+    "train.models.window_cnn",
+]
 
 
 def register(name: str) -> Callable[[type], type]:
