@@ -1,0 +1,306 @@
+"""Beat windowing and causal RR features: the device's beat front end (training calls it).
+
+A beat classifier sees, for every R-peak the detector reports, a fixed window of the
+conditioned signal around the peak and a handful of RR-interval features. This module is the
+single implementation of both, used live by the bedside runtime and offline by the training
+code (``train.beats.dataset`` calls :func:`extract_beats`), so the model is trained on exactly
+what the device computes.
+
+Signal path (per lead): causal 0.5-40 Hz Butterworth (``dsp.SosFilter``, the device's filter)
+at the native rate -> causal polyphase resampling to the model rate (``dsp.StreamingResampler``)
+-> window ``[R - before, R + after)`` -> subtract the window median (baseline), keep mV.
+
+Why 180 Hz: after the 40 Hz low-pass there is no content above ~45 Hz, so 180 Hz (Nyquist
+90 Hz) loses nothing the model could use, halves the compute and memory of 360 Hz, and is an
+easy rational ratio from the common device rates (360 -> 1/2, 250 -> 18/25, 500 -> 9/25).
+The window (0.25 s before, 0.45 s after R) holds the P wave (PR interval <= 0.2 s) and the
+T wave of a normal-rate beat.
+
+RR features (seconds, from detector times), all causal except ``post_rr``:
+``pre_rr`` (R_i - R_{i-1}), ``post_rr`` (R_{i+1} - R_i: the beat is classified only once the
+next R arrives, i.e. **one beat of latency**), ``local_rr`` (mean of the last 10 pre-RRs,
+this one included), ``long_rr`` (mean of the last 300 pre-RRs, about 5 min: the patient's
+running average), and ``pre_rr_norm``, ``post_rr_norm``, ``local_rr_norm`` (each divided by
+``long_rr``). Dividing by the patient's own running RR is what lets an inter-patient model
+judge prematurity (de Chazal et al. 2004; Llamedo & Martinez 2011 use the same idea). The
+first beat has no pre-RR and uses its post-RR; the last beat of a stream has no post-RR and
+uses its pre-RR.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from edge_runtime.dsp import RingBuffer, SosFilter, StreamingResampler, ecg_filter_sos
+
+__all__ = [
+    "RR_FEATURES",
+    "BeatConfig",
+    "RRTracker",
+    "rr_features",
+    "BeatWindower",
+    "extract_beats",
+]
+
+RR_FEATURES: tuple[str, ...] = (
+    "pre_rr",
+    "post_rr",
+    "local_rr",
+    "long_rr",
+    "pre_rr_norm",
+    "post_rr_norm",
+    "local_rr_norm",
+)
+
+
+@dataclass(frozen=True)
+class BeatConfig:
+    """Everything that defines a beat input; stored in the model card."""
+
+    fs: float = 180.0
+    before_s: float = 0.25
+    after_s: float = 0.45
+    highpass: float | None = 0.5
+    lowpass: float | None = 40.0
+    notch: float | None = None
+    order: int = 2
+    local_beats: int = 10
+    long_beats: int = 300
+
+    @property
+    def before(self) -> int:
+        return int(round(self.before_s * self.fs))
+
+    @property
+    def after(self) -> int:
+        return int(round(self.after_s * self.fs))
+
+    @property
+    def length(self) -> int:
+        return self.before + self.after
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_card(cls, card: dict) -> BeatConfig:
+        """Rebuild the config a model was trained with from its model card."""
+        filt = card.get("preprocessing", {}).get("filter", {})
+        rr = card.get("preprocessing", {}).get("rr", {})
+        fs = float(card["fs"])
+        win = card["window"]
+        return cls(
+            fs=fs,
+            before_s=win["before"] / fs,
+            after_s=win["after"] / fs,
+            highpass=filt.get("highpass", 0.5),
+            lowpass=filt.get("lowpass", 40.0),
+            notch=filt.get("notch"),
+            order=filt.get("order", 2),
+            local_beats=rr.get("local_beats", 10),
+            long_beats=rr.get("long_beats", 300),
+        )
+
+
+class RRTracker:
+    """Causal RR-feature state: feed R times one by one, get features of the previous beat.
+
+    ``add(t)`` registers R-peak time ``t`` (seconds) and returns the features of the beat
+    *before* it (now that its post-RR is known), or None for the first call. ``finish()``
+    returns the features of the last beat (post-RR := pre-RR). Nothing ever reads a beat
+    later than ``i + 1``.
+    """
+
+    def __init__(self, local_beats: int = 10, long_beats: int = 300) -> None:
+        self._local: deque[float] = deque(maxlen=local_beats)
+        self._long: deque[float] = deque(maxlen=long_beats)
+        self._long_sum = 0.0
+        self._prev_t: float | None = None  # R_{i-1}
+        self._cur_t: float | None = None  # R_i (waiting for its post-RR)
+
+    def _features(self, pre: float | None, post: float | None) -> np.ndarray:
+        if pre is None:
+            pre = post
+        if post is None:
+            post = pre
+        if pre is None or post is None:  # a single beat: nothing known; assume 60 bpm
+            pre = post = 1.0
+        if len(self._long) == self._long.maxlen:
+            self._long_sum -= self._long[0]
+        self._local.append(pre)
+        self._long.append(pre)
+        self._long_sum += pre
+        local = float(np.mean(self._local))
+        long = self._long_sum / len(self._long)
+        return np.array(
+            [pre, post, local, long, pre / long, post / long, local / long], dtype=np.float64
+        )
+
+    def add(self, t: float) -> np.ndarray | None:
+        out = None
+        if self._cur_t is not None:
+            pre = None if self._prev_t is None else self._cur_t - self._prev_t
+            out = self._features(pre, t - self._cur_t)
+        self._prev_t, self._cur_t = self._cur_t, float(t)
+        return out
+
+    def finish(self) -> np.ndarray | None:
+        """Features of the last beat (no successor); resets the pending beat."""
+        if self._cur_t is None:
+            return None
+        pre = None if self._prev_t is None else self._cur_t - self._prev_t
+        out = self._features(pre, None)
+        self._prev_t, self._cur_t = self._cur_t, None
+        return out
+
+
+def rr_features(times_s: Sequence[float], local_beats: int = 10, long_beats: int = 300):
+    """RR features of every beat of a whole record, via :class:`RRTracker` (same code)."""
+    tracker = RRTracker(local_beats, long_beats)
+    rows = []
+    for t in times_s:
+        f = tracker.add(t)
+        if f is not None:
+            rows.append(f)
+    last = tracker.finish()
+    if last is not None:
+        rows.append(last)
+    if not rows:
+        return np.zeros((0, len(RR_FEATURES)), dtype=np.float32)
+    return np.asarray(rows, dtype=np.float32)
+
+
+def _median_baseline(w: np.ndarray) -> np.ndarray:
+    """Subtract each lead's window median: removes residual offset, keeps mV amplitude."""
+    return w - np.median(w, axis=-1, keepdims=True)
+
+
+class BeatWindower:
+    """Streaming beat front end: ``push(samples, peaks) -> (windows, features, peaks_done)``.
+
+    ``samples`` are raw samples at ``fs_in`` (``(n,)`` or ``(n, leads)``); ``peaks`` are the
+    absolute sample indices (at ``fs_in``) of R-peaks the detector reported since the last
+    call. A beat is emitted once the next R-peak is known (post-RR) *and* its window end has
+    arrived through filter and resampler. Windows reaching before the stream start are padded
+    with the first conditioned sample; :meth:`flush` emits the pending beats at the end of a
+    stream, padding past the last sample.
+    """
+
+    def __init__(self, fs_in: float, n_leads: int = 1, config: BeatConfig | None = None):
+        self.config = config or BeatConfig()
+        c = self.config
+        self.fs_in = float(fs_in)
+        self.n_leads = int(n_leads)
+        self._filter = SosFilter(
+            ecg_filter_sos(fs_in, c.highpass, c.lowpass, c.notch, order=c.order)
+        )
+        self._resampler = StreamingResampler(fs_in, c.fs)
+        # generous buffer: beats wait for the next R (up to a few seconds of pause)
+        self._buffer = RingBuffer(int(c.fs * 30) + c.length, self.n_leads, dtype=np.float32)
+        self._rr = RRTracker(c.local_beats, c.long_beats)
+        self._waiting: deque[tuple[int, np.ndarray]] = deque()  # (peak, rr features)
+        self._pending_peak: int | None = None  # last peak, waiting for its successor
+
+    @property
+    def latency_beats(self) -> int:
+        """Beats of latency added by the post-RR feature."""
+        return 1
+
+    def center(self, peak: int) -> int:
+        """Index at the model rate of the conditioned sample that lines up with ``peak``."""
+        return int(round((peak + self._resampler.delay_in) * self.config.fs / self.fs_in))
+
+    def _cut(self, peak: int, final: bool) -> np.ndarray | None:
+        c = self.config
+        mid = self.center(peak)
+        lo, hi = mid - c.before, mid + c.after
+        buf = self._buffer
+        if hi > buf.total and not final:
+            return None
+        if buf.total == 0:
+            return np.zeros((self.n_leads, c.length), dtype=np.float32)
+        a, b = max(lo, buf.start), min(max(hi, buf.start + 1), buf.total)
+        a = min(a, b - 1)
+        core = buf.get(a, b)
+        pad_lo = np.repeat(core[:1], a - lo, axis=0)
+        pad_hi = np.repeat(core[-1:], hi - b, axis=0)
+        w = np.concatenate([pad_lo, core, pad_hi], axis=0)[: c.length]
+        return _median_baseline(w.T.astype(np.float32))
+
+    def _drain(self, final: bool):
+        wins, feats, peaks = [], [], []
+        while self._waiting:
+            peak, f = self._waiting[0]
+            w = self._cut(peak, final)
+            if w is None:
+                break
+            self._waiting.popleft()
+            wins.append(w)
+            feats.append(f)
+            peaks.append(peak)
+        return self._pack(wins, feats, peaks)
+
+    def _pack(self, wins, feats, peaks):
+        c = self.config
+        if not wins:
+            return (
+                np.zeros((0, self.n_leads, c.length), np.float32),
+                np.zeros((0, len(RR_FEATURES)), np.float32),
+                np.zeros(0, np.int64),
+            )
+        return (
+            np.stack(wins).astype(np.float32),
+            np.stack(feats).astype(np.float32),
+            np.asarray(peaks, dtype=np.int64),
+        )
+
+    def push(self, samples: np.ndarray, peaks: Sequence[int] = ()):
+        x = np.asarray(samples, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.shape[0]:
+            self._buffer.push(self._resampler.push(self._filter.push(x)).astype(np.float32))
+        for p in sorted(int(p) for p in peaks):
+            f = self._rr.add(p / self.fs_in)
+            if f is not None and self._pending_peak is not None:
+                self._waiting.append((self._pending_peak, f))
+            self._pending_peak = p
+        return self._drain(final=False)
+
+    def flush(self):
+        """End of stream: emit every pending beat (the last one with post-RR := pre-RR)."""
+        f = self._rr.finish()
+        if f is not None and self._pending_peak is not None:
+            self._waiting.append((self._pending_peak, f))
+            self._pending_peak = None
+        return self._drain(final=True)
+
+
+def extract_beats(
+    signal: np.ndarray, fs: float, peaks: Sequence[int], config: BeatConfig | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows ``(n_beats, leads, length)`` and RR features ``(n_beats, 7)`` of a whole record.
+
+    Runs the very same :class:`BeatWindower` (filter, resampler, RR tracker) on the whole
+    signal at once; the buffer is sized to hold the whole record so any peak order works.
+    """
+    config = config or BeatConfig()
+    x = np.asarray(signal, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    peaks = np.asarray(peaks, dtype=np.int64)
+    if peaks.size and np.any(np.diff(peaks) <= 0):
+        raise ValueError("peaks must be strictly increasing")
+    bw = BeatWindower(fs, x.shape[1], config)
+    n_out = int(np.ceil(x.shape[0] * config.fs / fs)) + config.length + 8
+    bw._buffer = RingBuffer(n_out, x.shape[1], dtype=np.float32)
+    w1, f1, p1 = bw.push(x, peaks)
+    w2, f2, p2 = bw.flush()
+    wins = np.concatenate([w1, w2])
+    feats = np.concatenate([f1, f2])
+    assert np.array_equal(np.concatenate([p1, p2]), peaks)
+    return wins, feats
