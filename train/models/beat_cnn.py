@@ -1,0 +1,184 @@
+"""Beat classifiers (AAMI N/S/V/F/Q) over one beat window (+ optional RR features).
+
+Inputs: ``x`` ``(batch, leads, length)`` from :mod:`edge_runtime.beats` (126 samples at
+180 Hz) and ``rr`` ``(batch, 7)`` RR features in seconds / ratios. Output: logits
+``(batch, 5)`` (softmax at runtime). All three are small enough for a Pi (tens of thousands of
+parameters, a few MMACs per beat):
+
+* ``beat_cnn``: 4 conv blocks, global average+max pooling, MLP head. Morphology only.
+* ``beat_cnn_rr``: the same CNN with the RR features fused before the head: ``log`` of the
+  features (so prematurity ratios are symmetric around 0) -> small MLP -> concatenated with
+  the pooled morphology features. RR prematurity is what separates SVEBs (normal QRS shape,
+  early) from normal beats in an unseen patient.
+* ``beat_cnn_gru``: the CNN+GRU of the prior work: a 3-block convolutional front end, then a
+  GRU over the remaining time steps, its last hidden state into the head (``use_rr`` adds
+  the same RR fusion; off by default, as in the prior work).
+
+Every model accepts ``rr`` (ignored when the model does not use it), so training and export
+call them the same way; ``uses_rr`` tells whether the input must be provided.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from train.models import register
+
+N_RR = 7
+
+
+def _block(c_in: int, c_out: int, k: int, pool: bool) -> nn.Sequential:
+    layers: list[nn.Module] = [
+        nn.Conv1d(c_in, c_out, k, padding=k // 2, bias=False),
+        nn.BatchNorm1d(c_out),
+        nn.ReLU(inplace=True),
+    ]
+    if pool:
+        layers.append(nn.MaxPool1d(2))
+    return nn.Sequential(*layers)
+
+
+class _RRBranch(nn.Module):
+    def __init__(self, n_rr: int, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_rr, hidden), nn.ReLU(inplace=True))
+
+    def forward(self, rr: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.log(torch.clamp(rr, min=1e-3)))
+
+
+class _Head(nn.Module):
+    def __init__(self, n_in: int, n_classes: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(n_in, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, n_classes),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+@register("beat_cnn")
+class BeatCNN(nn.Module):
+    """Small 1D CNN over the beat window; optional RR fusion before the head."""
+
+    def __init__(
+        self,
+        in_leads: int = 1,
+        n_classes: int = 5,
+        width: int = 16,
+        use_rr: bool = False,
+        n_rr: int = N_RR,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        w = width
+        self.uses_rr = bool(use_rr)
+        self.features = nn.Sequential(
+            _block(in_leads, w, 7, True),
+            _block(w, 2 * w, 5, True),
+            _block(2 * w, 2 * w, 5, True),
+            _block(2 * w, 4 * w, 3, False),
+        )
+        n_feat = 8 * w  # avg + max pooling of 4w channels
+        self.rr = _RRBranch(n_rr, 2 * w) if self.uses_rr else None
+        if self.rr is not None:
+            n_feat += 2 * w
+        self.head = _Head(n_feat, n_classes, 2 * w, dropout)
+
+    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        z = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
+        if self.rr is not None:
+            if rr is None:
+                raise ValueError("this model needs the RR features")
+            z = torch.cat([z, self.rr(rr)], dim=1)
+        return self.head(z)
+
+
+@register("beat_cnn_rr")
+class BeatCNNRR(BeatCNN):
+    """``beat_cnn`` with RR features fused before the head."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["use_rr"] = True
+        super().__init__(**kwargs)
+
+
+@register("beat_cnn_gru")
+class BeatCNNGRU(nn.Module):
+    """Convolutional front end + GRU over time (prior work), optional RR fusion."""
+
+    def __init__(
+        self,
+        in_leads: int = 1,
+        n_classes: int = 5,
+        width: int = 16,
+        hidden: int = 32,
+        use_rr: bool = False,
+        n_rr: int = N_RR,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        w = width
+        self.uses_rr = bool(use_rr)
+        self.features = nn.Sequential(
+            _block(in_leads, w, 7, True),
+            _block(w, 2 * w, 5, True),
+            _block(2 * w, 2 * w, 5, True),
+        )
+        self.gru = nn.GRU(2 * w, hidden, batch_first=True)
+        n_feat = hidden
+        self.rr = _RRBranch(n_rr, 2 * w) if self.uses_rr else None
+        if self.rr is not None:
+            n_feat += 2 * w
+        self.head = _Head(n_feat, n_classes, 2 * w, dropout)
+
+    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x).transpose(1, 2)  # (batch, time, channels)
+        _, last = self.gru(h)
+        z = last[-1]
+        if self.rr is not None:
+            if rr is None:
+                raise ValueError("this model needs the RR features")
+            z = torch.cat([z, self.rr(rr)], dim=1)
+        return self.head(z)
+
+
+def count_macs(model: nn.Module, x: torch.Tensor, rr: torch.Tensor | None = None) -> int:
+    """Multiply-accumulates of one forward pass (conv, linear, GRU), counted with hooks."""
+    total = 0
+
+    def conv_hook(m, inp, out):
+        nonlocal total
+        total += out.numel() // out.shape[0] * (m.in_channels // m.groups) * m.kernel_size[0]
+
+    def lin_hook(m, inp, out):
+        nonlocal total
+        total += out.numel() // out.shape[0] * m.in_features
+
+    def gru_hook(m, inp, out):
+        nonlocal total
+        steps = inp[0].shape[1]
+        total += steps * 3 * m.hidden_size * (m.input_size + m.hidden_size)
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv1d):
+            hooks.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(lin_hook))
+        elif isinstance(m, nn.GRU):
+            hooks.append(m.register_forward_hook(gru_hook))
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        model(x[:1], None if rr is None else rr[:1])
+    model.train(was)
+    for h in hooks:
+        h.remove()
+    return int(total)
