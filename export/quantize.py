@@ -1,0 +1,169 @@
+"""ONNX fp32 -> int8 static quantization (QDQ, per-channel weights), calibrated on real data.
+
+Configuration is data (:class:`QuantConfig`), so a chosen setting can be written into the
+model card and reproduced. Calibration batches come from an in-memory array set drawn from the
+*training* split only (see :mod:`export.datasets`); the reader supports the strided collection
+of onnxruntime (``CalibStridedMinMax``) so histogram calibrators (Percentile, Entropy) keep
+only one chunk of intermediate tensors in memory at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+
+from edge_runtime.errors import EcgEdgeError
+from export.onnx_export import get_card, save_checked, set_card
+
+_METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "percentile": CalibrationMethod.Percentile,
+    "entropy": CalibrationMethod.Entropy,
+}
+METHODS: tuple[str, ...] = tuple(_METHODS)
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """One static-quantization setting (what goes into the card's ``quantization``)."""
+
+    method: str = "minmax"
+    percentile: float = 99.999
+    per_channel: bool = True
+    format: str = "QDQ"
+    activations: str = "QUInt8"
+    weights: str = "QInt8"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.method != "percentile":
+            d.pop("percentile")
+        return d
+
+
+class ArrayCalibrationReader(CalibrationDataReader):
+    """Feeds ``{name: array}`` in batches; ``set_range`` restricts to a slice of batches."""
+
+    def __init__(self, inputs: dict[str, np.ndarray], batch: int = 32) -> None:
+        self.inputs = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in inputs.items()}
+        n = {v.shape[0] for v in self.inputs.values()}
+        if len(n) != 1:
+            raise EcgEdgeError("calibration inputs have different numbers of examples")
+        self.n = n.pop()
+        self.batch = batch
+        self.n_batches = (self.n + batch - 1) // batch
+        self.set_range(0, self.n_batches)
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._order = iter(range(start_index, min(end_index, self.n_batches)))
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        b = next(self._order, None)
+        if b is None:
+            return None
+        sl = slice(b * self.batch, (b + 1) * self.batch)
+        return {k: v[sl] for k, v in self.inputs.items()}
+
+    def rewind(self) -> None:
+        self.set_range(0, self.n_batches)
+
+
+def check_calibration_inputs(card: dict[str, Any], inputs: dict[str, np.ndarray]) -> None:
+    """One-line error if the calibration arrays do not have the model's input shapes."""
+    for spec in card["inputs"]:
+        name = spec["name"]
+        if name not in inputs:
+            raise EcgEdgeError(f"calibration set lacks model input '{name}'")
+        x = np.asarray(inputs[name])
+        want = list(spec["shape"][1:])
+        if x.ndim != len(spec["shape"]) or list(x.shape[1:]) != want:
+            raise EcgEdgeError(
+                f"calibration input '{name}' has shape {list(x.shape)}, "
+                f"the model expects [n, {', '.join(map(str, want))}]"
+            )
+        if x.shape[0] < 1:
+            raise EcgEdgeError(f"calibration input '{name}' is empty")
+        if not np.all(np.isfinite(x)):
+            raise EcgEdgeError(f"calibration input '{name}' holds NaN or inf")
+
+
+def quantize_onnx(
+    fp32_path: str | Path,
+    int8_path: str | Path,
+    calib: dict[str, np.ndarray],
+    config: QuantConfig,
+    batch: int = 32,
+    chunk_batches: int = 4,
+) -> Path:
+    """Statically quantize ``fp32_path`` to ``int8_path`` (card copied over, not updated)."""
+    if config.method not in _METHODS:
+        raise EcgEdgeError(f"unknown calibration method {config.method!r} ({', '.join(METHODS)})")
+    fp32 = onnx.load(str(fp32_path))
+    card = get_card(fp32)
+    if card is None:
+        raise EcgEdgeError(f"{fp32_path}: no model card; export it with ecgedge export first")
+    check_calibration_inputs(card, calib)
+    reader = ArrayCalibrationReader(calib, batch=batch)
+    # Strided collection needs the batch count to be a multiple of the stride.
+    stride = max(1, min(chunk_batches, len(reader)))
+    while len(reader) % stride:
+        stride -= 1
+    extra = {"CalibStridedMinMax": stride, "CalibTensorRangeSymmetric": False}
+    if config.method == "percentile":
+        extra["CalibPercentile"] = config.percentile
+    extra.update(config.extra)
+    with tempfile.TemporaryDirectory(prefix="ecgedge_q_") as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        _preprocess(Path(fp32_path), pre)
+        out = Path(tmp) / "int8.onnx"
+        logging.getLogger("root").setLevel(logging.ERROR)
+        try:
+            quantize_static(
+                str(pre),
+                str(out),
+                reader,
+                quant_format=QuantFormat.QDQ if config.format == "QDQ" else QuantFormat.QOperator,
+                per_channel=config.per_channel,
+                activation_type=getattr(QuantType, config.activations),
+                weight_type=getattr(QuantType, config.weights),
+                calibrate_method=_METHODS[config.method],
+                extra_options=extra,
+            )
+        except EcgEdgeError:
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            msg = f"int8 quantization ({config.method}) failed: {first[:200]}"
+            raise EcgEdgeError(msg) from None
+        q = onnx.load(str(out))
+    set_card(q, card)
+    q.producer_name = "ecgedge.export"
+    return save_checked(q, int8_path)
+
+
+def _preprocess(src: Path, dst: Path) -> None:
+    """onnxruntime's recommended pre-quantization pass (shape inference + graph folding)."""
+    try:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        quant_pre_process(str(src), str(dst), skip_symbolic_shape=False)
+    except Exception:
+        # The pass is an optimisation; the dynamo graph is already folded and typed.
+        dst.write_bytes(src.read_bytes())
