@@ -113,7 +113,8 @@ def _beat_data(card: dict[str, Any], data_dir, seed: int) -> ExportData:
     calib_idx = _sample(np.flatnonzero(in_train), bs.y, CALIB_SIZE["beat"], seed)
     calib_mask = np.zeros(len(bs), dtype=bool)
     calib_mask[calib_idx] = True
-    val_recs = [r for r in DS1_VAL if r not in train_ids]
+    card_val = (card.get("training") or {}).get("val_ids") or DS1_VAL
+    val_recs = [str(r) for r in card_val if str(r) not in train_ids and str(r) not in DS2]
     return ExportData(
         calib=split(calib_mask),
         val=split(np.isin(bs.record, val_recs)),
@@ -133,7 +134,7 @@ def _beat_norm(card: dict[str, Any], x: np.ndarray) -> np.ndarray:
     """Beat windows are median-baselined mV from edge_runtime.beats; optional fixed scaling."""
     norm = _norm_entry(card, "normalisation")
     kind = norm.get("kind", "none")
-    if kind in ("none", "median_baseline", "mv"):
+    if kind in ("none", "subtract_window_median", "median_baseline"):
         return np.ascontiguousarray(x, dtype=np.float32)
     if kind in ("scale", "standard", "per_lead_standard"):
         mean = np.asarray(norm.get("mean", 0.0), dtype=np.float64).reshape(-1, 1)
