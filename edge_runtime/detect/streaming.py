@@ -85,7 +85,7 @@ class DetectorConfig:
     searchback_max_s: float = 1.5
     primary_delay_s: float = 0.25
     default_rr_s: float = 0.8
-    thr_fraction: float = 0.25
+    thr_fraction: float = 0.3
 
 
 @dataclass
@@ -130,6 +130,8 @@ class StreamingDetector:
         self._primary = s(cfg.primary_delay_s)
         self._sb_max = s(cfg.searchback_max_s)
         margin = s(0.02)
+        # slopes are kept as squared energies: compare with the squared ratio
+        self._twave_ratio_e = cfg.twave_slope_ratio**2
         # R-peak search window relative to the integrator peak p, in input time.
         self._win_lo = max(-self._gd_bp - self._W - margin, self._a - self._primary)
         self._win_hi = -self._gd_bp + margin
@@ -347,7 +349,7 @@ class StreamingDetector:
             if (
                 self._last_r is not None
                 and c.r - self._last_r < self._twave
-                and c.slope < self.cfg.twave_slope_ratio * self._last_slope
+                and c.slope < self._twave_ratio_e * self._last_slope
             ):
                 self._npk = 0.125 * c.height + 0.875 * self._npk
                 return
