@@ -7,7 +7,7 @@ from edge_runtime.cli import Command, dispatch
 # what -> (target "module:function" or None while unbuilt, one-line help, issue)
 EVALS: dict[str, Command] = {
     "detector": ("train.eval_detector:main", "EC57 QRS detection (Se, +P) on MIT-BIH", 4),
-    "beats": (None, "EC57 beat classes (VEB, SVEB) on MIT-BIH DS2", 5),
+    "beats": ("train.beats.cli:eval_main", "EC57 beat classes (VEB, SVEB) on MIT-BIH DS2", 5),
     "window": (None, "PTB-XL window models on the test fold", 6),
 }
 
