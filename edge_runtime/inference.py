@@ -305,6 +305,14 @@ class Model:
     def task(self) -> str:
         return str(self.card["task"])
 
+    def prepare(self, **inputs: Any) -> dict[str, np.ndarray]:
+        """Checked, contiguous float32 feeds (batch axis added) for :meth:`run`."""
+        return self._feeds(inputs)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """Raw logits for feeds from :meth:`prepare`, without re-checking (hot loops)."""
+        return self._backend.run(feeds)
+
     def _feeds(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         extra = set(inputs) - set(self.input_names)
         if extra:

@@ -9,6 +9,8 @@ only one chunk of intermediate tensors in memory at a time.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -135,17 +137,18 @@ def quantize_onnx(
         out = Path(tmp) / "int8.onnx"
         logging.getLogger("root").setLevel(logging.ERROR)
         try:
-            quantize_static(
-                str(pre),
-                str(out),
-                reader,
-                quant_format=QuantFormat.QDQ if config.format == "QDQ" else QuantFormat.QOperator,
-                per_channel=config.per_channel,
-                activation_type=getattr(QuantType, config.activations),
-                weight_type=getattr(QuantType, config.weights),
-                calibrate_method=_METHODS[config.method],
-                extra_options=extra,
-            )
+            with contextlib.redirect_stdout(io.StringIO()):
+                quantize_static(
+                    str(pre),
+                    str(out),
+                    reader,
+                    quant_format=getattr(QuantFormat, config.format),
+                    per_channel=config.per_channel,
+                    activation_type=getattr(QuantType, config.activations),
+                    weight_type=getattr(QuantType, config.weights),
+                    calibrate_method=_METHODS[config.method],
+                    extra_options=extra,
+                )
         except EcgEdgeError:
             raise
         except Exception as exc:
