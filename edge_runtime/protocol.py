@@ -261,7 +261,12 @@ class Encoder:
         self.next_sample = header.start_sample
 
     def header(self) -> bytes:
-        h = Header(**{**self.base.__dict__, "start_sample": self.next_sample})
+        """Handshake announcing the next sample index the encoder will send."""
+        return self.header_at(self.next_sample)
+
+    def header_at(self, start_sample: int) -> bytes:
+        """Handshake announcing ``start_sample`` (e.g. a frame already encoded but held back)."""
+        h = Header(**{**self.base.__dict__, "start_sample": start_sample})
         return encode_header(h) if self.mode == "binary" else csv_header_line(h)
 
     def frame(self, raw: np.ndarray, lead_off: int = 0, status: int = 0) -> bytes:
@@ -421,11 +426,26 @@ class BinaryDecoder:
                         stats.resets += 1
                     self._set_header(h)
                     events.append(h)
+                else:
+                    self._header_gap(h, events)
             else:
                 self._data_frame(payload, events)
             pos += total
         del buf[:pos]
         return events
+
+    def _header_gap(self, h: Header, events: list[Event]) -> None:
+        """A periodic header announces the next sample: losses before it show up now."""
+        if self._cont.next is None:
+            return
+        where = self._cont.check(h.start_sample, None)
+        if where is None or where[1] == 0:
+            return
+        start, lost, _ = where
+        events.append(Gap(start - lost, lost, None))
+        self.stats.gaps += 1
+        self.stats.lost_samples += lost
+        self._cont.next = start
 
     def _data_frame(self, payload: bytes, events: list[Event]) -> None:
         stats = self.stats
@@ -561,6 +581,9 @@ class CsvDecoder:
             return
         self.stats.headers += 1
         if h.same_session(self.header):
+            nxt = self._cont.next
+            if self._pending is None and nxt is not None and h.start_sample > nxt:
+                self._gap(h.start_sample, events)  # a periodic header reveals a loss
             return
         if self.header is not None:
             self.stats.resets += 1
