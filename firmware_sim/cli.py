@@ -143,6 +143,7 @@ def main(argv: list[str]) -> int:
         if not args.no_wait and not out.has_reader():
             print("ecgedge sim: waiting for a reader ...", file=log, flush=True)
             out.wait_reader(stop)
+            stop.wait(0.3)  # pyserial flushes its input just after opening: let that pass
         dev.run(lambda b: out.write(b, stop), stop, on_outage=lambda s: out.unplug(s, stop))
     except KeyboardInterrupt:
         stop.set()

@@ -166,7 +166,12 @@ def test_disconnect_drops_partial_frame_and_gap_spans_unplug():
         enc.frame(np.zeros((5, 2)))  # produced while unplugged, never sent
     events = dec.push(enc.header() + enc.frame(np.zeros((5, 2))))
     assert dec.stats.truncated_bytes == 9
-    assert events[0] == p.Gap(5, 20, 4)
+    # the re-sent handshake announces sample 25: the loss shows before any data arrives
+    assert events[0] == p.Gap(5, 20, None) and events[1].start == 25
+    # without the header, the data frame alone reveals it (with the frame count from seq)
+    dec2 = p.BinaryDecoder(h)
+    dec2.push(p.encode_data(0, 0, np.zeros((5, 2))))
+    assert dec2.push(p.encode_data(4, 25, np.zeros((5, 2))))[0] == p.Gap(5, 20, 3)
 
 
 # --------------------------------------------------------------------------- CSV

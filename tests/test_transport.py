@@ -1,0 +1,125 @@
+"""Transports: loop://, file replay, one-line open errors, reconnect with back-off (pty, TCP)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from edge_runtime import protocol as p
+from edge_runtime.errors import EcgEdgeError
+from edge_runtime.transport import ReconnectingReader, TransportEvent, open_source, pump
+from firmware_sim.ports import PtyOutput, TcpOutput
+
+
+def _header() -> p.Header:
+    return p.Header(fs=250.0, leads=("I", "II"), gain=(100.0, 100.0))
+
+
+def test_loop_url_round_trip():
+    src = open_source("loop://")
+    enc = p.Encoder(_header(), "binary")
+    src.port.write(enc.header() + enc.frame(np.arange(20).reshape(10, 2)))
+    dec = p.BinaryDecoder()
+    events = []
+    for _ in range(20):
+        events += dec.push(src.read_some(0.05) or b"")
+        if any(isinstance(e, p.Samples) for e in events):
+            break
+    src.close()
+    samples = [e for e in events if isinstance(e, p.Samples)]
+    np.testing.assert_array_equal(samples[0].raw, np.arange(20).reshape(10, 2))
+
+
+def test_file_replay_and_eof(tmp_path):
+    enc = p.Encoder(_header(), "csv")
+    f = tmp_path / "cap.csv"
+    f.write_bytes(enc.header() + enc.frame(np.ones((50, 2))))
+    got = []
+    reader = ReconnectingReader(f"file:{f}")
+    pump(reader, p.StreamDecoder(), got.append)
+    assert isinstance(got[0], TransportEvent) and got[0].kind == "connected"
+    assert got[-1].kind == "eof" or isinstance(got[-1], p.Samples)
+    assert sum(e.n for e in got if isinstance(e, p.Samples)) == 50
+
+
+@pytest.mark.parametrize("url", ["/dev/ttyUSB_nonexistent_9", "socket://127.0.0.1:1", "nope://x"])
+def test_unopenable_port_is_one_line_error(url):
+    with pytest.raises(EcgEdgeError) as err:
+        next(ReconnectingReader(url).chunks())
+    assert "cannot open port" in str(err.value) and "\n" not in str(err.value)
+
+
+def _collect(reader, stop, out):
+    dec = p.BinaryDecoder()
+    pump(reader, dec, out.append, stop)
+    out.append(dec.stats)
+
+
+def _stream(output, n_frames: int, unplug_after: int, unplug_s: float, stop) -> int:
+    """Device thread body: header, frames, an unplug in the middle (samples keep counting)."""
+    enc = p.Encoder(_header(), "binary")
+    output.wait_reader(stop, timeout=5)
+    time.sleep(0.1)  # pyserial flushes its input right after opening: let that pass
+    output.write(enc.header(), stop)
+    lost = 0
+    for i in range(n_frames):
+        frame = enc.frame(np.full((10, 2), i))
+        if i == unplug_after:
+            output.unplug(unplug_s, stop)
+            lost += 10 * 5  # this frame and the next four are produced while unplugged
+            for _ in range(4):
+                enc.frame(np.zeros((10, 2)))
+            output.wait_reader(stop, timeout=5)
+            time.sleep(0.1)
+            output.write(enc.header(), stop)
+            continue
+        output.write(frame, stop)
+        time.sleep(0.002)
+    time.sleep(0.2)
+    return lost
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["pty", "tcp"])
+def test_reconnect_after_unplug(kind, tmp_path):
+    output = PtyOutput(tmp_path / "ecg0") if kind == "pty" else TcpOutput(0)
+    stop = threading.Event()
+    got: list = []
+    reader = ReconnectingReader(output.path, backoff_initial=0.02, backoff_max=0.2)
+    t = threading.Thread(target=_collect, args=(reader, stop, got), daemon=True)
+    t.start()
+    lost = _stream(output, 60, unplug_after=20, unplug_s=0.5, stop=stop)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        n = sum(e.n for e in got if isinstance(e, p.Samples))
+        if n >= 10 * 59:
+            break
+        time.sleep(0.05)
+    stop.set()
+    t.join(5)
+    output.close()
+    kinds = [e.kind for e in got if isinstance(e, TransportEvent)]
+    assert kinds[0] == "connected" and "disconnected" in kinds and "reconnected" in kinds
+    recon = next(e for e in got if isinstance(e, TransportEvent) and e.kind == "reconnected")
+    assert recon.down_s > 0 and recon.attempt >= 2  # it really had to retry
+    gaps = [e for e in got if isinstance(e, p.Gap)]
+    assert sum(g.lost_samples for g in gaps) == lost
+    samples = [e for e in got if isinstance(e, p.Samples)]
+    assert sum(s.n for s in samples) == 10 * 59  # every frame written arrived
+    assert samples[-1].start == 630 and int(samples[-1].raw[0, 0]) == 59
+
+
+def test_reader_gives_up_after_max_down(tmp_path):
+    link = tmp_path / "gone"
+    out = PtyOutput(link)
+    reader = ReconnectingReader(str(link), backoff_initial=0.01, max_down_s=0.2)
+    it = reader.chunks()
+    assert next(it).kind == "connected"
+    os.close(out.master)
+    link.unlink()
+    kinds = [e.kind for e in it if isinstance(e, TransportEvent)]
+    assert kinds[0] == "disconnected" and kinds[-1] == "gave_up"
