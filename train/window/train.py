@@ -298,6 +298,7 @@ def model_card(cfg: TrainConfig, report: dict, command: str) -> dict:
             "command": command,
             "seed": cfg.seed,
             "config": report["config"],
+            "curves": report["curves"],
         },
         "metrics": {k: report["test"][k] for k in ("macro_auroc", "screening", "balanced")}
         if "test" in report else {},
