@@ -9,7 +9,7 @@ TRAINERS: dict[str, Command] = {
     "beats": ("train.beats.cli:train_main", "MIT-BIH beat classifier (AAMI N/S/V/F/Q)", 5),
     "beats-study": ("train.beats.study:main",
                     "beat study: imbalance, model comparison, headline, leaky row", 5),
-    "window": (None, "PTB-XL window models (HYP, six findings)", 6),
+    "window": ("train.window.cli:main", "PTB-XL window models (HYP, six findings)", 6),
 }
 
 
