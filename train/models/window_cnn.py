@@ -9,8 +9,8 @@ Three families, all ``(batch, leads, samples) -> logits (batch, n_classes)``:
 * ``window_resnet``: a residual 1D CNN after Ribeiro et al. 2020 (Nat Commun 11:1760): a
   kernel-16 stem, 4 residual blocks that each downsample (max-pool + 1x1 conv on the skip,
   strided conv on the main path), pre-activation BN/ReLU/dropout, and a linear multi-label
-  head. Channel counts are scaled down from (64, 128, 196, 256, 320) so it fits an edge
-  budget; the structure is the paper's.
+  head. Channel counts are scaled down from (64, 128, 196, 256, 320) to (16, 24, 32, 48, 64)
+  so it fits an edge (and a 2-core training) budget; the structure is the paper's.
 
 Every model has a ``features(x)`` method returning the last convolutional feature map, which
 Grad-CAM (train/window/saliency.py) hooks.
@@ -155,7 +155,7 @@ class WindowResNet(nn.Module):
         self,
         n_leads: int = 12,
         n_classes: int = 6,
-        channels: tuple[int, ...] = (16, 32, 48, 64, 80),
+        channels: tuple[int, ...] = (16, 24, 32, 48, 64),
         downsample: tuple[int, ...] = (4, 2, 2, 2),
         kernel: int = 16,
         dropout: float = 0.2,
