@@ -12,6 +12,8 @@ markdown table):
   vs from scratch.
 * ``augment``   augmentation off vs on, plain CNN vs residual CNN (HYP).
 * ``leads``     12 leads vs I+II+V1 vs I+II+V5 vs II only, for HYP and the six findings.
+* ``report``    test-fold report of the saved checkpoints: ROC/PR, confusion matrices, training
+  curves and Grad-CAM saliency strips under docs/figures/.
 
 Runs are cached by config hash under ``runs/window/`` (gitignored): rerunning a part skips what
 is done, so an interrupted study resumes. Budget on 2 CPU cores: about 55 s per small-CNN HYP
@@ -39,7 +41,7 @@ CKPT_DIR = REPO_ROOT / "models" / "checkpoints"
 ARCHS = ("window_cnn", "window_se_cnn", "window_resnet")
 # fixed a priori (not chosen on test): SE-CNN for HYP studies, ResNet for the findings
 STUDY_ARCH = {"hyp": "window_se_cnn", "findings6": "window_resnet"}
-PARTS = ("headline", "imbalance", "finetune", "augment", "leads")
+PARTS = ("headline", "imbalance", "finetune", "augment", "leads", "report")
 BALANCE_ROWS = ("none", "weighted", "focal", "sampler", "cost", "undersample")
 
 
@@ -248,12 +250,30 @@ def part_leads(R: Runner, seeds: list[int], command: str) -> dict:
             "table_findings6": findings_table(f_rows, classes)}
 
 
+def part_report(R: Runner, seeds: list[int], command: str) -> dict:
+    """Evaluate the saved checkpoints: plots, saliency strips, eval JSON per task."""
+    from train.window.evaluate import evaluate_checkpoint
+
+    out = {}
+    for task in ("hyp", "findings6"):
+        ck = CKPT_DIR / f"{task}.pt"
+        if not ck.is_file():
+            continue
+        rep = evaluate_checkpoint(ck, "test", None, REPO_ROOT / "docs" / "figures",
+                                  n_saliency=2 if task == "hyp" else 1)
+        rep["checkpoint"] = str(ck.relative_to(REPO_ROOT))
+        write_json({**rep, "command": command}, RESULTS / f"window_eval_{task}.json")
+        out[task] = {"figures": rep.get("figures"), "macro_auroc": rep["macro_auroc"]}
+    return {"evaluated": out}
+
+
 PART_FUNCS = {
     "headline": part_headline,
     "imbalance": part_imbalance,
     "finetune": part_finetune,
     "augment": part_augment,
     "leads": part_leads,
+    "report": part_report,
 }
 
 
