@@ -251,9 +251,7 @@ class _TfliteBackend:
         self._output = self.interp.get_output_details()[0]
         self._batch = batch
 
-    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        batch = next(iter(feeds.values())).shape[0]
-        self._resize(batch)
+    def _invoke(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         for name, d in self._inputs.items():
             x = feeds[name]
             if d["dtype"] != np.float32:  # fully quantized input: q = x / scale + zero_point
@@ -266,7 +264,29 @@ class _TfliteBackend:
         if out.dtype != np.float32:
             scale, zero = self._output["quantization"]
             out = (out.astype(np.float32) - zero) * scale
-        return out
+        return np.array(out, copy=True)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        batch = next(iter(feeds.values())).shape[0]
+        first = next(iter(self._inputs.values()))
+        fixed = int(first.get("shape_signature", first["shape"])[0])
+        if fixed == -1:  # dynamic batch axis: resize to this call's batch
+            self._resize(batch)
+            return self._invoke(feeds)
+        # Converters often bake the example batch (usually 1) into the graph: run in chunks
+        # of that size, zero-padding the last one.
+        if self._batch is None:
+            self.interp.allocate_tensors()
+            self._batch = fixed
+        outs = []
+        for i in range(0, batch, fixed):
+            chunk = {k: v[i : i + fixed] for k, v in feeds.items()}
+            n = next(iter(chunk.values())).shape[0]
+            if n < fixed:
+                chunk = {k: np.concatenate([v, np.zeros((fixed - n, *v.shape[1:]), v.dtype)])
+                         for k, v in chunk.items()}
+            outs.append(self._invoke(chunk)[:n])
+        return np.concatenate(outs)
 
 
 # --------------------------------------------------------------------------- the model

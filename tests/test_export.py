@@ -280,3 +280,25 @@ def test_parity_metrics() -> None:
     assert res.agreement == 0.5 and not res.passed
     assert res.metric_torch == 1.0 and res.metric_drop > 0.005
     assert any("agreement" in f for f in res.failures())
+
+
+def test_tflite_float_and_int8(beat_ckpt, beat_data, tmp_path) -> None:
+    pytest.importorskip("litert_torch", reason="TFLite export needs the tflite-export extra")
+    pytest.importorskip("ai_edge_quantizer", reason="needs the tflite-export extra")
+    pytest.importorskip("ai_edge_litert", reason="loading .tflite needs ai-edge-litert")
+    relaxed = {"int8": {"min_agreement": 0.0, "max_metric_drop": 1.0}}
+    small = ExportData(beat_split(32, 1), beat_split(32, 2), beat_split(48, 3), "synthetic",
+                       ["t1"])
+    rep = export_checkpoint(beat_ckpt, tmp_path, small, methods=("minmax",), tflite=True,
+                            log=lambda m: None, bounds=relaxed)
+    assert rep.parity["fp32_tflite"]["max_abs_diff_logits"] < 1e-4
+    for prec in ("fp32", "int8"):
+        m = load_model(tmp_path / f"beat.{prec}.tflite")
+        assert m.backend in ("ai_edge_litert", "tflite_runtime")
+        assert m.card["parity"]["passed"]
+        p = m.predict(**beat_split(5, 7).inputs)  # batch 5 through a batch-1 graph
+        assert p.shape == (5, 5)
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    # The int8 graph really holds int8 tensors (weights and activations).
+    details = load_model(tmp_path / "beat.int8.tflite")._backend.interp.get_tensor_details()
+    assert sum(d["dtype"] == np.int8 for d in details) >= 4

@@ -1,0 +1,135 @@
+"""torch -> TFLite float (litert-torch) and int8 (ai-edge-quantizer, static w8/a8).
+
+Optional: needs the ``tflite-export`` extra (large: jax, transformers, the LiteRT converter),
+kept out of the base and dev installs. The device only needs an interpreter (ai-edge-litert
+or tflite-runtime), see :mod:`edge_runtime.inference`.
+
+The converter bakes the example batch (1) into the graph; the runtime loader runs larger
+batches in chunks. Calibration uses the same training-split calibration set as the ONNX int8
+model, fed one example per invocation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from edge_runtime.errors import EcgEdgeError
+from edge_runtime.inference import card_path_for_tflite
+from export.checkpoint import Checkpoint
+from export.datasets import ExportData
+from export.parity import BOUNDS, ParityResult, compare
+
+
+def _quiet():
+    """litert-torch and the quantizer print progress bars; keep the export log readable."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return stack
+
+
+def convert_float(ck: Checkpoint, path: Path, example: dict[str, np.ndarray]) -> Path:
+    import litert_torch
+
+    args = tuple(torch.from_numpy(np.ascontiguousarray(example[n][:1])) for n in ck.input_names)
+    try:
+        with _quiet():
+            edge = litert_torch.convert(ck.model.eval(), args)
+            edge.export(str(path))
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise EcgEdgeError(f"litert-torch conversion failed: {first[:200]}") from None
+    return path
+
+
+def quantize_int8(float_path: Path, path: Path, calib: dict[str, np.ndarray],
+                  names: list[str]) -> Path:
+    from ai_edge_quantizer import quantizer, recipe
+
+    n = next(iter(calib.values())).shape[0]
+    samples = [
+        {f"args_{i}": np.ascontiguousarray(calib[name][j : j + 1], dtype=np.float32)
+         for i, name in enumerate(names)}
+        for j in range(n)
+    ]
+    try:
+        with _quiet():
+            qt = quantizer.Quantizer(str(float_path))
+            qt.load_quantization_recipe(recipe.static_wi8_ai8())
+            result = qt.calibrate({"serving_default": samples}, num_threads=1)
+            qt.quantize(result).export_model(str(path), overwrite=True)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise EcgEdgeError(f"ai-edge-quantizer int8 failed: {first[:200]}") from None
+    return path
+
+
+def _write_card(path: Path, card: dict[str, Any]) -> None:
+    card_path_for_tflite(path).write_text(json.dumps(card, indent=1, sort_keys=True) + "\n",
+                                          encoding="utf-8")
+
+
+def export_tflite(
+    ck: Checkpoint,
+    tmp: Path,
+    data: ExportData,
+    ref_test: np.ndarray,
+    card32: dict[str, Any],
+    card8: dict[str, Any],
+    log=print,
+    bounds: dict[str, dict[str, float]] | None = None,
+) -> list[tuple[str, Path, ParityResult]]:
+    """Float and int8 .tflite with cards beside them, each compared with torch on test."""
+    import litert_torch
+
+    from export.pipeline import artifact_logits
+
+    bounds = {**BOUNDS, **(bounds or {})}
+    task, names = ck.card["task"], ck.input_names
+    out: list[tuple[str, Path, ParityResult]] = []
+    f32 = tmp / f"{task}.fp32.tflite"
+    log(f"[{task}] torch -> TFLite float (litert-torch)")
+    convert_float(ck, f32, data.calib.inputs)
+    conv = {"converter": f"litert-torch {getattr(litert_torch, '__version__', '?')}"}
+    _write_card(f32, {**card32, "export": {**card32["export"], **conv}})
+    p32 = compare(ck.card, "fp32", ref_test, artifact_logits(f32, data.test.inputs),
+                  data.test.y, bounds["fp32"])
+    log(f"[{task}] TFLite fp32 test parity: max|diff|={p32.max_abs_diff:.2e} "
+        f"agreement={p32.agreement:.4f} ({'PASS' if p32.passed else 'FAIL'})")
+    _write_card(f32, {**card32, "export": {**card32["export"], **conv}, "parity": p32.to_dict()})
+    out.append(("fp32", f32, p32))
+
+    i8 = tmp / f"{task}.int8.tflite"
+    log(f"[{task}] TFLite int8 (ai-edge-quantizer static w8/a8, {len(data.calib)} training "
+        "examples)")
+    quantize_int8(f32, i8, data.calib.inputs, names)
+    _write_card(i8, card8)  # provisional, so the runtime loader accepts it for parity
+    p8 = compare(ck.card, "int8", ref_test, artifact_logits(i8, data.test.inputs),
+                 data.test.y, bounds["int8"])
+    log(f"[{task}] TFLite int8 test parity: agreement={p8.agreement:.4f} {p8.metric} drop="
+        f"{p8.metric_drop:.4f} ({'PASS' if p8.passed else 'FAIL'})")
+    q = dict(card8["quantization"])
+    q.update({"tool": "ai-edge-quantizer recipe.static_wi8_ai8", "method": "minmax",
+              "format": "tflite int8 (float I/O)", "per_channel": True})
+    q.pop("calibration", None)
+    q["calibration"] = {k: v for k, v in card8["quantization"]["calibration"].items()
+                        if k != "candidates_val"}
+    _write_card(i8, {**card8, "export": {**card8["export"], **conv}, "quantization": q,
+                     "metrics_int8": {"split": "test", "n": p8.n,
+                                      p8.metric: p8.metric_artifact},
+                     "parity": p8.to_dict()})
+    out.append(("int8", i8, p8))
+    return out
