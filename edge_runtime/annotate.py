@@ -40,6 +40,9 @@ def build_parser():
     p.add_argument("--block-s", type=float, default=1.0,
                    help="streaming block length in seconds (output does not depend on it)")
     p.add_argument("--extension", default="qrs", help="annotation file extension (qrs)")
+    p.add_argument("--beat-model", type=Path, default=None,
+                   help="beat model (.onnx/.tflite with card): also write DIR/<name>.beats, "
+                   "one AAMI class symbol (N S V F Q) per detected beat")
     return p
 
 
@@ -93,8 +96,28 @@ def main(argv: list[str]) -> int:
     samples = np.array([b.sample for b in beats], dtype=np.int64)
     path = write_annotations(args.out, rec.name, args.extension, samples, ["N"] * len(beats),
                              rec.fs)
+    if args.beat_model is not None:
+        _write_beat_classes(args, rec, samples)
     dur = rec.n_samples / rec.fs
     hr = 60.0 * len(beats) / dur if dur else 0.0
     print(f"{rec.name}: {len(beats)} beats in {dur:.1f} s (mean {hr:.0f} bpm), lead(s) "
           f"{','.join(rec.leads)} -> {path}")
     return 0
+
+
+def _write_beat_classes(args, rec: Recording, samples: np.ndarray) -> None:
+    """Classify every detected beat with the beat model and write ``<name>.beats`` (issue 5)."""
+    from edge_runtime.beats import classify_record_beats
+    from edge_runtime.inference import load_model
+
+    model = load_model(args.beat_model)
+    want = list(model.card["leads"])
+    if args.channel is None and not set(want) <= set(rec.leads):
+        raise EcgEdgeError(
+            f"beat model expects lead(s) {', '.join(want)}; record {rec.name} has "
+            f"{', '.join(rec.leads)} (pass --channel to use one anyway)"
+        )
+    symbols = classify_record_beats(rec.signal, rec.fs, samples, model)
+    path = write_annotations(args.out, rec.name, "beats", samples, symbols, rec.fs)
+    counts = " ".join(f"{c}={symbols.count(c)}" for c in model.card["classes"])
+    print(f"{rec.name}: beat classes {counts} -> {path}")

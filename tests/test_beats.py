@@ -236,3 +236,47 @@ def test_checkpoint_card_round_trip(tmp_path):
     m2, c2 = load_checkpoint(tmp_path / "b.pt")
     assert c2["features"] == list(RR_FEATURES)
     assert sum(p.numel() for p in m2.parameters()) == sum(p.numel() for p in model.parameters())
+
+
+# --------------------------------------------------------------------------- annotate
+
+
+def test_annotate_writes_wfdb_beat_classes(tmp_path):
+    """``ecgedge annotate --beat-model`` writes one AAMI symbol per detected beat."""
+    import json
+    import warnings
+
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import torch
+    import wfdb
+
+    from edge_runtime.annotate import main as annotate_main
+    from train.beats.checkpoint import make_card
+    from train.models import build
+
+    model = build("beat_cnn_rr").eval()
+    path = tmp_path / "beat.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(2, 1, 126), torch.ones(2, 7)), str(path),
+                          input_names=["x", "rr"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "b"}, "rr": {0: "b"}}, dynamo=False)
+    proto = onnx.load(str(path))
+    card = make_card("beat_cnn_rr", model, BeatConfig(), ["MLII"], ["101"], ["118"], "t", 0, {})
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "ecgedge_model_card", json.dumps(card)
+    onnx.save(proto, str(path))
+
+    # a 2-minute excerpt of the shipped record keeps the test fast
+    rec = read_record(shipped_record_path("100"), sampto=360 * 120)
+    wfdb.wrsamp("ex100", fs=rec.fs, units=rec.units, sig_name=rec.leads, p_signal=rec.signal,
+                fmt=["16"] * len(rec.leads), write_dir=str(tmp_path))
+    out = tmp_path / "out"
+    assert annotate_main(["--record", str(tmp_path / "ex100"), "--beat-model", str(path),
+                          "--out", str(out)]) == 0
+    qrs = wfdb.rdann(str(out / "ex100"), "qrs")
+    beats = wfdb.rdann(str(out / "ex100"), "beats")
+    assert len(beats.sample) == len(qrs.sample) > 100
+    assert np.array_equal(beats.sample, qrs.sample)
+    assert set(beats.symbol) <= set("NSVFQ")
