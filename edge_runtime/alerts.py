@@ -38,6 +38,7 @@ __all__ = [
     "SEVERITIES",
     "DEFAULT_CONFIG_PATH",
     "BeatEvent",
+    "BeatLabel",
     "WindowEvent",
     "TechnicalEvent",
     "Tick",
@@ -61,6 +62,16 @@ class BeatEvent:
     sample: int
     time_s: float
     label: str | None = None
+    prob: float | None = None
+
+
+@dataclass(frozen=True)
+class BeatLabel:
+    """The beat model's class for beat ``index`` (known later than the beat itself)."""
+
+    index: int
+    time_s: float
+    label: str | None
     prob: float | None = None
 
 
@@ -241,7 +252,8 @@ class AlertEngine:
         self._seq = 0
         self.now = 0.0
         # beat state
-        self._beats: deque[BeatEvent] = deque(maxlen=max(64, self._rule("af", "beats", 30) + 2))
+        self._beats: deque[BeatEvent] = deque(maxlen=self.hr_beats + 2)
+        self._labeled: deque[BeatEvent] = deque(maxlen=max(64, self._rule("af", "beats", 30) + 2))
         self._last_beat: BeatEvent | None = None
         self._v_times: deque[float] = deque()
         self._run: dict[str, list[BeatEvent]] = {"V": [], "S": []}
@@ -339,6 +351,8 @@ class AlertEngine:
             if isinstance(ev, BeatEvent):
                 self.now = max(self.now, ev.time_s)
                 self._on_beat(ev, out)
+            elif isinstance(ev, BeatLabel):
+                self._on_label(ev, out)
             elif isinstance(ev, Tick):
                 self.now = max(self.now, ev.time_s)
                 self._on_tick(out)
@@ -380,12 +394,19 @@ class AlertEngine:
         hr = self.heart_rate()
         if hr is not None:
             self._rate_rules(hr, b, out)
+        if b.label is not None:  # already classified: run the class rules at once
+            self._on_label(BeatLabel(b.index, b.time_s, b.label, b.prob), out)
+        self._on_tick(out)
+
+    def _on_label(self, lab: BeatLabel, out: list) -> None:
+        """Class rules run on labelled beats, in beat order (labels come one beat late)."""
+        b = BeatEvent(lab.index, 0, lab.time_s, lab.label, lab.prob)
+        self._labeled.append(b)
         if b.label is not None:
             self._run_rules(b, out)
             self._pattern_rules(b, out)
             self._pvc_rate(b, out)
         self._af_rule(b, out)
-        self._on_tick(out)
 
     def _rate_rules(self, hr: float, b: BeatEvent, out: list) -> None:
         ev = {"hr_bpm": hr, "beat": b.index}
@@ -439,7 +460,7 @@ class AlertEngine:
                 self._run_end[cls] = None
 
     def _pattern_rules(self, b: BeatEvent, out: list) -> None:
-        labels = [x.label for x in self._beats]
+        labels = [x.label for x in self._labeled]
         for name, unit in (("bigeminy", ["N", "V"]), ("trigeminy", ["N", "N", "V"])):
             if not self._enabled(name):
                 continue
@@ -452,9 +473,9 @@ class AlertEngine:
             if ok:
                 self._pattern_miss[name] = 0
                 if name not in self.active:
-                    first = list(self._beats)[-need]
-                    self._raise(name, first.time_s, {"beats": [x.index for x in
-                                list(self._beats)[-need:]], "cycles": k}, out)
+                    tail_beats = list(self._labeled)[-need:]
+                    self._raise(name, tail_beats[0].time_s,
+                                {"beats": [x.index for x in tail_beats], "cycles": k}, out)
                 else:
                     self.active[name].evidence["last_beat"] = b.index
             elif name in self.active:
@@ -488,18 +509,21 @@ class AlertEngine:
         if not self._enabled("af"):
             return
         r = self.rules["af"]
-        beats = list(self._beats)[-(int(r["beats"]) + 1):]
+        beats = list(self._labeled)[-(int(r["beats"]) + 1):]
         if len(beats) < int(r["beats"]) + 1:
             return
         t = np.array([x.time_s for x in beats])
         rr = np.diff(t)
-        # ventricular ectopy makes RR irregular without AF: drop RRs touching a V beat
-        keep = np.array([beats[i].label != "V" and beats[i + 1].label != "V"
-                         for i in range(len(rr))])
+        # ectopy makes RR irregular without AF: drop RRs touching a V or S beat
+        keep = np.array([beats[i].label not in ("V", "S") and beats[i + 1].label not in
+                         ("V", "S") for i in range(len(rr))])
         rr = rr[keep]
         if rr.size < 8:
             return
-        ratio = float(np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean())
+        # isolated ectopics give a few huge successive differences; AF makes all of them
+        # large: drop the largest 20 % before the RMS so a couple of APCs are not "AF"
+        d = np.sort(np.abs(np.diff(rr)))[: max(1, int(0.8 * (rr.size - 1)))]
+        ratio = float(np.sqrt(np.mean(d**2)) / rr.mean())
         change = self._hyst["af"].update(b.time_s, ratio > r["rmssd_ratio"],
                                          ratio < r["clear_ratio"])
         if change and change[0] == "onset":
