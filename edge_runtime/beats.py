@@ -14,7 +14,8 @@ Why 180 Hz: after the 40 Hz low-pass there is no content above ~45 Hz, so 180 Hz
 90 Hz) loses nothing the model could use, halves the compute and memory of 360 Hz, and is an
 easy rational ratio from the common device rates (360 -> 1/2, 250 -> 18/25, 500 -> 9/25).
 The window (0.25 s before, 0.45 s after R) holds the P wave (PR interval <= 0.2 s) and the
-T wave of a normal-rate beat.
+T wave of a normal-rate beat. Optionally (``template_beats > 0``) each lead gets a second
+channel, the beat minus the patient's running template beat (:class:`TemplateTracker`).
 
 RR features (seconds, from detector times), all causal except ``post_rr``:
 ``pre_rr`` (R_i - R_{i-1}), ``post_rr`` (R_{i+1} - R_i: the beat is classified only once the
@@ -70,6 +71,11 @@ class BeatConfig:
     order: int = 2
     local_beats: int = 10
     long_beats: int = 300
+    template_beats: int = 0  # >0: add a "beat minus patient template" channel per lead
+
+    @property
+    def channels_per_lead(self) -> int:
+        return 2 if self.template_beats > 0 else 1
 
     @property
     def before(self) -> int:
@@ -103,6 +109,9 @@ class BeatConfig:
             order=filt.get("order", 2),
             local_beats=rr.get("local_beats", 10),
             long_beats=rr.get("long_beats", 300),
+            template_beats=int(
+                (card.get("preprocessing", {}).get("template") or {}).get("beats", 0)
+            ),
         )
 
 
@@ -174,6 +183,27 @@ def rr_features(times_s: Sequence[float], local_beats: int = 10, long_beats: int
     return np.asarray(rows, dtype=np.float32)
 
 
+class TemplateTracker:
+    """The patient's running template beat: per-sample median of the previous K windows.
+
+    A median over the last K beats (strictly before the current one: causal) is the
+    patient's usual beat as long as fewer than half of recent beats are ectopic. Giving the
+    model ``beat - template`` next to the beat makes its job patient-relative (how this beat
+    differs from *this* patient's usual beat), which is what transfers to unseen patients:
+    a bundle-branch-block patient's wide normal beats differ little from their own template.
+    The first beat of a stream uses itself as template (difference 0).
+    """
+
+    def __init__(self, beats: int) -> None:
+        self._hist: deque[np.ndarray] = deque(maxlen=beats)
+
+    def apply(self, w: np.ndarray) -> np.ndarray:
+        """``(leads, L)`` window -> ``(2*leads, L)``: the window, then window - template."""
+        tpl = np.median(np.stack(self._hist), axis=0) if self._hist else w
+        self._hist.append(w)
+        return np.concatenate([w, (w - tpl).astype(np.float32)], axis=0)
+
+
 def _median_baseline(w: np.ndarray) -> np.ndarray:
     """Subtract each lead's window median: removes residual offset, keeps mV amplitude."""
     return w - np.median(w, axis=-1, keepdims=True)
@@ -202,6 +232,7 @@ class BeatWindower:
         # generous buffer: beats wait for the next R (up to a few seconds of pause)
         self._buffer = RingBuffer(int(c.fs * 30) + c.length, self.n_leads, dtype=np.float32)
         self._rr = RRTracker(c.local_beats, c.long_beats)
+        self._template = TemplateTracker(c.template_beats) if c.template_beats > 0 else None
         self._waiting: deque[tuple[int, np.ndarray]] = deque()  # (peak, rr features)
         self._pending_peak: int | None = None  # last peak, waiting for its successor
 
@@ -239,6 +270,8 @@ class BeatWindower:
             if w is None:
                 break
             self._waiting.popleft()
+            if self._template is not None:
+                w = self._template.apply(w)
             wins.append(w)
             feats.append(f)
             peaks.append(peak)
@@ -248,7 +281,7 @@ class BeatWindower:
         c = self.config
         if not wins:
             return (
-                np.zeros((0, self.n_leads, c.length), np.float32),
+                np.zeros((0, self.n_leads * c.channels_per_lead, c.length), np.float32),
                 np.zeros((0, len(RR_FEATURES)), np.float32),
                 np.zeros(0, np.int64),
             )
@@ -283,7 +316,10 @@ class BeatWindower:
 def extract_beats(
     signal: np.ndarray, fs: float, peaks: Sequence[int], config: BeatConfig | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Windows ``(n_beats, leads, length)`` and RR features ``(n_beats, 7)`` of a whole record.
+    """Windows ``(n_beats, channels, length)`` and RR features ``(n_beats, 7)`` of a record.
+
+    ``channels`` is the number of leads, doubled (beat, beat - template) when
+    ``config.template_beats > 0``.
 
     Runs the very same :class:`BeatWindower` (filter, resampler, RR tracker) on the whole
     signal at once; the buffer is sized to hold the whole record so any peak order works.

@@ -111,6 +111,29 @@ def test_streaming_windower_equals_whole_record():
     np.testing.assert_allclose(np.concatenate(got_f + [b]), f, atol=1e-6)
 
 
+def test_template_channel_is_causal_and_streams_like_whole():
+    rec, samples = _record_100(60)
+    cfg = BeatConfig(template_beats=8)
+    x = rec.signal[:, :1]
+    w, _ = extract_beats(x, rec.fs, samples, cfg)
+    assert w.shape[1] == 2
+    plain, _ = extract_beats(x, rec.fs, samples)
+    np.testing.assert_allclose(w[:, 0], plain[:, 0])
+    assert np.all(w[0, 1] == 0)  # first beat: its own template
+    # beat i's template is the median of the 8 windows before it
+    i = 20
+    np.testing.assert_allclose(w[i, 1], plain[i, 0] - np.median(plain[i - 8 : i, 0], axis=0),
+                               atol=1e-6)
+    # truncating the beat list never changes earlier beats' template channel
+    w_part, _ = extract_beats(x, rec.fs, samples[:30], cfg)
+    np.testing.assert_allclose(w_part[:29], w[:29], atol=1e-6)
+    bw = BeatWindower(rec.fs, 1, cfg)
+    got = [bw.push(x[s : s + 700], samples[(samples >= s) & (samples < s + 700)])[0]
+           for s in range(0, rec.n_samples, 700)]
+    got.append(bw.flush()[0])
+    np.testing.assert_allclose(np.concatenate(got), w, atol=1e-6)
+
+
 def test_window_centre_holds_the_r_peak():
     rec, samples = _record_100(60)
     w, _ = extract_beats(rec.signal[:, 0], rec.fs, samples)

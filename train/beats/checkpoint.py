@@ -44,7 +44,8 @@ def make_card(
 ) -> dict:
     """Model card per the project's ``ecgedge.model_card/1`` schema."""
     uses_rr = bool(getattr(model, "uses_rr", False))
-    inputs = [{"name": "x", "shape": [None, len(leads), config.length], "dtype": "float32"}]
+    chans = len(leads) * config.channels_per_lead
+    inputs = [{"name": "x", "shape": [None, chans, config.length], "dtype": "float32"}]
     if uses_rr:
         inputs.append({"name": "rr", "shape": [None, len(RR_FEATURES)], "dtype": "float32"})
     return {
@@ -64,6 +65,10 @@ def make_card(
             "resampling": "edge_runtime.dsp.StreamingResampler (causal polyphase)",
             "normalisation": {"kind": "subtract_window_median", "units": "mV"},
             "rr": {"local_beats": config.local_beats, "long_beats": config.long_beats},
+            "template": ({"beats": config.template_beats,
+                          "kind": "per-sample median of the previous beats' windows",
+                          "channels": "per lead: [beat, beat - template]"}
+                         if config.template_beats > 0 else None),
             "code": "edge_runtime.beats.BeatWindower",
         },
         "features": list(RR_FEATURES) if uses_rr else [],

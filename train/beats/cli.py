@@ -30,6 +30,8 @@ def train_main(argv: list[str]) -> int:
                    choices=["beat_cnn", "beat_cnn_rr", "beat_cnn_gru"])
     p.add_argument("--use-rr", action="store_true", help="beat_cnn_gru: fuse RR features")
     p.add_argument("--width", type=int, default=16)
+    p.add_argument("--template-beats", type=int, default=0,
+                   help="add a beat-minus-patient-template channel (median of N previous beats)")
     p.add_argument("--imbalance", default="class_weights", choices=list(IMBALANCE))
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -54,7 +56,7 @@ def train_main(argv: list[str]) -> int:
     from train.metrics_ec57 import headline
 
     torch.set_num_threads(1)
-    config = BeatConfig()
+    config = BeatConfig(template_beats=max(0, a.template_beats))
     beats = load_beats(config=config, data_dir=a.data_dir)
     det = None if a.no_detector else detected_beats(DS2, config, a.data_dir)
     kw = {"width": a.width}
@@ -83,7 +85,8 @@ def train_main(argv: list[str]) -> int:
         metrics["ds2_condition_b"] = headline(runs[best]["ds2_b"]["gross"])
     card = make_card(a.arch, models[best], config, ["MLII"], list(DS1_TRAIN), list(DS1_VAL),
                      cmd, a.seeds[best], metrics, lat)
-    save_checkpoint(a.out, a.arch, {"in_leads": 1, **kw}, models[best], card)
+    in_ch = card["inputs"][0]["shape"][1]
+    save_checkpoint(a.out, a.arch, {"in_leads": in_ch, **kw}, models[best], card)
     print(f"checkpoint (seed {a.seeds[best]}, best DS1-val score) -> {a.out}")
     if a.json:
         rep = {"command": cmd, "runs": runs, "checkpoint_seed": a.seeds[best],

@@ -37,11 +37,14 @@ BUDGETS = {
     "smoke": {"seeds": [0], "epochs": 1},  # plumbing check only
 }
 
+#: name -> (registered arch, arch kwargs, BeatConfig overrides)
 MODELS = {
-    "beat_cnn": ("beat_cnn", {}),
-    "beat_cnn_rr": ("beat_cnn_rr", {}),
-    "beat_cnn_gru": ("beat_cnn_gru", {}),
-    "beat_cnn_gru_rr": ("beat_cnn_gru", {"use_rr": True}),
+    "beat_cnn": ("beat_cnn", {}, {}),
+    "beat_cnn_rr": ("beat_cnn_rr", {}, {}),
+    "beat_cnn_gru": ("beat_cnn_gru", {}, {}),
+    "beat_cnn_gru_rr": ("beat_cnn_gru", {"use_rr": True}, {}),
+    # + a second channel per lead: beat minus the patient's running median template
+    "beat_cnn_rr_tpl": ("beat_cnn_rr", {}, {"template_beats": 32}),
 }
 
 #: Published inter-patient DS1->DS2 results (reference beat positions, i.e. condition a),
@@ -100,14 +103,26 @@ class Study:
         self.data_dir = data_dir
         self.command = command
         self.log = log
-        t = time.time()
-        self.beats = load_beats(config=self.config, data_dir=data_dir)
-        from train.beats.evaluate import detected_beats
-        from train.data.mitdb import DS2
+        self._data: dict[str, tuple] = {}
+        self.beats, self.det = self.data({})[1:]
 
-        self.det = detected_beats(DS2, self.config, data_dir)
-        self.log(f"beats ready ({len(self.beats)} reference-position beats, "
-                 f"{len(self.det.beats)} detected DS2 beats) in {time.time() - t:.0f} s")
+    def data(self, overrides: dict):
+        """``(config, reference-position beats, detected DS2 beats)`` for a config variant."""
+        import dataclasses
+
+        key = json.dumps(overrides, sort_keys=True)
+        if key not in self._data:
+            from train.beats.evaluate import detected_beats
+            from train.data.mitdb import DS2
+
+            t = time.time()
+            cfg = dataclasses.replace(BeatConfig(), **overrides)
+            beats = load_beats(config=cfg, data_dir=self.data_dir)
+            det = detected_beats(DS2, cfg, self.data_dir)
+            self.log(f"beats ready {overrides or ''} ({len(beats)} reference-position beats, "
+                     f"{len(det.beats)} detected DS2 beats) in {time.time() - t:.0f} s")
+            self._data[key] = (cfg, beats, det)
+        return self._data[key]
 
     def _header(self, stage: str) -> dict:
         return {
@@ -124,16 +139,19 @@ class Study:
             "used to choose",
         }
 
-    def _runs(self, name: str, arch: str, kwargs: dict, imbalance: str, seeds, epochs):
+    def _runs(self, name: str, arch: str, kwargs: dict, imbalance: str, seeds, epochs,
+              overrides: dict | None = None):
         from train.beats.runs import run_inter_patient
 
+        config, beats, det = self.data(overrides or {})
         out, models = [], []
         for seed in seeds:
             cfg = TrainConfig(arch=arch, arch_kwargs=kwargs, imbalance=imbalance,
                               epochs=epochs, seed=seed)
             self.log(f"[{name}] seed {seed}: {arch} {kwargs} imbalance={imbalance}")
             t = time.time()
-            r, model = run_inter_patient(cfg, self.beats, self.det, self.config, log=self.log)
+            r, model = run_inter_patient(cfg, beats, det, config, log=self.log)
+            r["beat_config"] = config.to_dict()
             r["seconds"] = round(time.time() - t, 1)
             h = headline(r["ds2_b"]["gross"])
             self.log(f"[{name}] seed {seed}: best epoch {r['best_epoch']}, DS2(b) VEB "
@@ -175,9 +193,9 @@ class Study:
         res = self._header("models")
         res["imbalance"] = imbalance
         rows, hist = {}, {}
-        for name, (arch, kw) in MODELS.items():
+        for name, (arch, kw, over) in MODELS.items():
             runs, _ = self._runs(f"model_{name}", arch, kw, imbalance, self.b["seeds"],
-                                 self.b["epochs"])
+                                 self.b["epochs"], over)
             rows[name] = self._row(runs)
             hist[name] = runs[0]["history"]
         res["rows"] = rows
@@ -197,14 +215,17 @@ class Study:
         from train.beats.evaluate import latency_summary
         from train.beats.plots import confusion_figure, curves_figure, per_record_figure
 
-        arch, kw = MODELS[model_name]
+        arch, kw, over = MODELS[model_name]
+        config, _, det = self.data(over)
         res = self._header("headline")
+        res["beat_config"] = config.to_dict()
         res["budget_detail"] = {"seeds": list(seeds), "epochs": epochs}
         res["label"] = f"headline: {len(seeds)} seeds x {epochs} epochs"
-        runs, models = self._runs(f"headline_{model_name}", arch, kw, imbalance, seeds, epochs)
+        runs, models = self._runs(f"headline_{model_name}", arch, kw, imbalance, seeds, epochs,
+                                  over)
         row = self._row(runs)
         best = int(np.argmax([max(e["val_score"] for e in r["history"]) for r in runs]))
-        lat = latency_summary(self.det, self.config)
+        lat = latency_summary(det, config)
         res.update({
             "model": model_name, "arch": arch, "arch_kwargs": kw, "imbalance": imbalance,
             "row": row, "latency": lat, "literature": LITERATURE, "targets": TARGETS,
@@ -227,11 +248,12 @@ class Study:
             "ds1_val": m["val"],
             "note": "DS2 = unseen patients; (b) = beats from edge_runtime.detect",
         }
-        card = make_card(arch, models[best], self.config, ["MLII"], list(DS1_TRAIN),
+        card = make_card(arch, models[best], config, ["MLII"], list(DS1_TRAIN),
                          list(DS1_VAL), self.command, m["config"]["seed"], metrics,
                          {"post_rr_beats": 1, **lat})
         ck = REPO / "models" / "checkpoints" / "beat.pt"
-        save_checkpoint(ck, arch, {"in_leads": 1, **kw}, models[best], card)
+        in_ch = card["inputs"][0]["shape"][1]
+        save_checkpoint(ck, arch, {"in_leads": in_ch, **kw}, models[best], card)
         res["checkpoint"] = "models/checkpoints/beat.pt"
         confusion_figure({"(a) reference beat positions": m["ds2_a"]["gross"],
                           "(b) project's streaming detector": m["ds2_b"]["gross"]},
@@ -255,14 +277,16 @@ class Study:
     def leaky(self, model_name: str, imbalance: str) -> dict:
         from train.beats.runs import run_leaky
 
-        arch, kw = MODELS[model_name]
+        arch, kw, over = MODELS[model_name]
+        config, beats, _ = self.data(over)
         res = self._header("leaky")
+        res["beat_config"] = config.to_dict()
         runs = []
         for seed in self.b["seeds"]:
             cfg = TrainConfig(arch=arch, arch_kwargs=kw, imbalance=imbalance,
                               epochs=self.b["epochs"], seed=seed)
             self.log(f"[leaky] seed {seed}")
-            runs.append(run_leaky(cfg, self.beats, self.config, log=self.log))
+            runs.append(run_leaky(cfg, beats, config, log=self.log))
         res["model"], res["imbalance"] = model_name, imbalance
         res["row"] = {k: mean_sd([r["test"][k] for r in runs]) for k in runs[0]["test"]}
         res["runs"] = runs
