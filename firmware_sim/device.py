@@ -157,7 +157,7 @@ class SimDevice:
         self.samples_per_frame = int(spf)
         self.truth = Truth()
         rng = np.random.default_rng(seed)
-        self._rng_frames = np.random.default_rng(rng.integers(2**63))
+        self._frame_seed = int(rng.integers(2**63))
         # ---- signal layer: what the electrodes + ADC see
         x = _resample(recording.signal, recording.fs, fs_dev)
         if qrs_samples is not None and fs_dev != recording.fs:
@@ -194,8 +194,10 @@ class SimDevice:
     def frames(self) -> Iterator[Chunk]:
         """Every chunk of bytes the device emits, in order, with its device time (unpaced)."""
         enc = protocol.Encoder(self.header, self.mode)
-        frame_faults = FrameFaults(self.faults, self._rng_frames)
-        cfg, truth = self.faults, self.truth
+        frame_faults = FrameFaults(self.faults, np.random.default_rng(self._frame_seed))
+        cfg = self.faults
+        # every pass replays the same faults; the truth describes the latest pass
+        truth = self.truth = Truth(noise=self.truth.noise, leadoff_spans=self.truth.leadoff_spans)
         n_rec = self._raw.shape[0]
         spf = self.samples_per_frame
         clock = self.clock_fs

@@ -8,10 +8,14 @@ opens the path or URL with pyserial (``/dev/pts/N`` or a stable symlink, ``socke
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import socket
+import sys
+import termios
 import threading
+import time
 import tty
 from pathlib import Path
 from typing import BinaryIO
@@ -103,9 +107,33 @@ class PtyOutput:
             view = view[n:]
         return True
 
+    def drain(self, timeout: float = 2.0) -> bool:
+        """Wait until the reader has read everything written (closing the master would
+        discard it); True when drained. Looks at the slave's input queue with FIONREAD."""
+        try:
+            fd = os.open(self.slave_path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return False
+        try:
+            deadline = time.monotonic() + timeout
+            buf = bytearray(4)
+            empty_polls = 0
+            while True:
+                # the kernel moves bytes from the master to the slave queue asynchronously:
+                # only an empty queue seen several times in a row means "all read"
+                fcntl.ioctl(fd, termios.FIONREAD, buf)
+                empty_polls = empty_polls + 1 if int.from_bytes(buf, sys.byteorder) == 0 else 0
+                if empty_polls >= 5:
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.02)
+        finally:
+            os.close(fd)
+
     def unplug(self, seconds: float, stop: threading.Event) -> None:
         """The device vanishes: close the pty (readers get EOF/EIO), wait, come back."""
-        stop.wait(min(0.2, seconds / 2))  # let the reader drain what is already sent
+        self.drain(min(1.0, seconds))  # what was sent before the unplug still arrives
         os.close(self.master)
         if self.link is not None:
             try:
@@ -117,7 +145,10 @@ class PtyOutput:
         os.set_blocking(self.master, False)
         self._relink()
 
-    def close(self) -> None:
+    def close(self, drain: float = 2.0) -> None:
+        """Close after the reader has had up to ``drain`` seconds to read what was sent."""
+        if drain and self.has_reader():
+            self.drain(drain)
         try:
             os.close(self.master)
         except OSError:
