@@ -318,6 +318,7 @@ class Pipeline:
         self._noise_state = False
         self._lead_off = np.zeros(self.n_leads, bool)
         self.n = 0  # samples received (incl. gap fill)
+        self._chunk = max(1, int(10 * self.fs))
         self._tick_n = max(1, int(round(self.cfg.tick_s * self.fs)))
         self._next_tick = self._tick_n
         self._status_n = max(1, int(round(self.cfg.status_every_s * self.fs)))
@@ -329,7 +330,6 @@ class Pipeline:
         self._beat_index = 0
         self._label_index = 0
         self._index_of: dict[int, int] = {}
-        self._pending_beats: list[dict] = []  # beat records not yet sent to the sinks
         # results kept for the summary and strips
         self.beat_samples: list[int] = []
         self.beat_labels: list[str | None] = []
@@ -372,9 +372,11 @@ class Pipeline:
                             t.handle(over)
         return record
 
-    def _put(self, key: int, ev: Any) -> None:
+    def _put(self, key: int, ev: Any, prio: int | None = None) -> None:
+        """Queue an engine event, or a record for the sinks (a dict), at its key."""
         self._seq += 1
-        heapq.heappush(self._queue, (key, _PRIO[type(ev)], self._seq, ev))
+        p = _PRIO[type(ev)] if prio is None else prio
+        heapq.heappush(self._queue, (key, p, self._seq, ev))
 
     # ------------------------------------------------------------------ input
     def push(self, samples: np.ndarray, lead_off: Sequence[bool] | None = None) -> list[dict]:
@@ -389,7 +391,10 @@ class Pipeline:
             self._set_lead_off(np.asarray(lead_off, bool), out)
         if x.shape[0] == 0:
             return out
-        self._process(x, out)
+        # big blocks (a whole record offline) go through in chunks: results do not depend on
+        # the partition, and the stages' ring buffers (beats: 30 s) stay within reach
+        for i in range(0, x.shape[0], self._chunk):
+            self._process(x[i:i + self._chunk], out)
         return out
 
     def gap(self, n_lost: int) -> list[dict]:
@@ -404,7 +409,9 @@ class Pipeline:
         start = self.n
         self._put(start, TechnicalEvent("data_gap", True, start / self.fs, {
             "lost": n_lost, "start_sample": start, "end_s": (start + n_fill) / self.fs}))
-        self._process(np.repeat(self._last[None, :], n_fill, axis=0), out, fill=True)
+        fill = np.repeat(self._last[None, :], n_fill, axis=0)
+        for i in range(0, n_fill, self._chunk):
+            self._process(fill[i:i + self._chunk], out, fill=True)
         return out
 
     def technical(self, kind: str, active: bool, detail: dict | None = None) -> list[dict]:
@@ -456,10 +463,10 @@ class Pipeline:
         if self.window is not None:
             for key, ev in self.window.push(x):
                 self._put(key, ev)
-                out.append(self._emit({"event": "window", "start_s": round(ev.start_s, 3),
-                                       "end_s": round(ev.end_s, 3), "task": ev.task,
-                                       "probs": {k: round(v, 4) for k, v in ev.probs.items()},
-                                       "model": ev.card_id}))
+                self._put(key, {"event": "window", "start_s": round(ev.start_s, 3),
+                                "end_s": round(ev.end_s, 3), "task": ev.task,
+                                "probs": {k: round(v, 4) for k, v in ev.probs.items()},
+                                "model": ev.card_id}, prio=2)
         t3 = time.perf_counter()
         self.stage_seconds["window"] += t3 - t2
         if not fill:
@@ -519,22 +526,22 @@ class Pipeline:
     def _beat_record(self, idx: int, sample: int, label: str | None, prob: float | None,
                      key: int) -> None:
         self.beat_labels[idx] = label
-        self.class_counts[label or "?"] += 1
         self.label_latency.append((key - 1 - sample) / self.fs)
-        self._pending_beats.append({"event": "beat", "index": idx, "sample": sample,
-                                    "time_s": round(sample / self.fs, 4), "label": label,
-                                    "prob": None if prob is None else round(prob, 4),
-                                    "decided_s": round((key - 1) / self.fs, 4)})
+        self._put(key, {"event": "beat", "index": idx, "sample": sample,
+                        "time_s": round(sample / self.fs, 4), "label": label,
+                        "prob": None if prob is None else round(prob, 4),
+                        "decided_s": round((key - 1) / self.fs, 4)}, prio=1)
 
     def _release(self, out: list[dict]) -> None:
         """Send every queued event with key <= n to the engine, in key order."""
-        beats = sorted(self._pending_beats, key=lambda r: r["index"])
-        self._pending_beats = []
-        for rec in beats:
-            out.append(self._emit(rec))
         q = self._queue
         while q and q[0][0] <= self.n:
             key, _, _, ev = heapq.heappop(q)
+            if isinstance(ev, dict):  # a beat or window record: to the sinks, in key order
+                if ev["event"] == "beat":
+                    self.class_counts[ev["label"] or "?"] += 1
+                out.append(self._emit(ev))
+                continue
             ups = self.engine.push([ev])
             for u in ups:
                 out.append(self._alert(u))

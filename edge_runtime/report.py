@@ -195,6 +195,11 @@ def main(argv: list[str]) -> int:
         if not s["fs"]:
             raise EcgEdgeError("journal has no session record: cannot tell its sample rate")
         ref_s, ref_sym = read_beat_annotations(rec, extension=args.annotator)
+        ends = [r.get("time_s") for r in records
+                if r.get("event") == "session" and r.get("action") == "end"]
+        if ends and ends[-1] is not None:  # compare only the part of the record that ran
+            keep = ref_s < int(float(ends[-1]) * float(s["fs"]))
+            ref_s, ref_sym = ref_s[keep], ref_sym[keep]
         s["ec57"] = ec57_agreement(ref_s, list(ref_sym), np.asarray(s["_samples"]),
                                    s["_labels"], float(s["fs"]), args.skip_s)
     s.pop("_samples")
