@@ -232,3 +232,22 @@ def test_full_run_checkpoint_and_card(tmp_path) -> None:
     from edge_runtime.inference import validate_card
 
     validate_card(card)
+
+
+def test_study_tables_mean_sd_and_ci() -> None:
+    from train.window.study import findings_detail, hyp_row, hyp_table
+
+    def rep(seed: int, auc: float) -> dict:
+        m = {k: {"value": auc, "ci95": [auc - 0.1, auc + 0.05]} for k in (
+            "auroc", "auprc", "f1", "sensitivity", "specificity", "fnr", "fpr", "accuracy",
+            "precision")}
+        pc = {"HYP": {**m, "n_pos": 4, "too_few_positives": True}}
+        return {"config": {"seed": seed}, "val": {"macro_auroc": 0.9},
+                "test": {"balanced": {"per_class": pc}}}
+
+    row = hyp_row("x", [rep(0, 0.8), rep(1, 0.9)])
+    assert row["auroc"]["mean"] == pytest.approx(0.85)
+    assert row["auroc"]["sd"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
+    table = hyp_table([row])
+    assert "0.850 ± 0.071 [0.70, 0.85]" in table
+    assert "too few positives" in findings_detail(rep(0, 0.8), ["HYP"])
