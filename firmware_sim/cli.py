@@ -164,6 +164,7 @@ def main(argv: list[str]) -> int:
         "outage_samples": t.outage_samples,
         "undelivered_samples": t.undelivered_samples,
         "fault_counts": t.fault_counts,
+        "fault_events": t.events,
         "leadoff_spans": [list(map(int, s)) for s in t.leadoff_spans],
     }
     print(
