@@ -370,16 +370,17 @@ class BinaryDecoder:
         buf += data
         events: list[Event] = []
         pos = 0
+        owned = 0  # bytes before this offset belong to an accepted frame (not garbage)
         n_buf = len(buf)
         stats = self.stats
         while True:
             i = buf.find(SYNC, pos)
             if i < 0:
                 keep = 1 if n_buf > pos and buf[-1] == 0xA5 else 0
-                stats.garbage_bytes += n_buf - pos - keep
+                stats.garbage_bytes += max(0, n_buf - keep - max(pos, owned))
                 pos = n_buf - keep
                 break
-            stats.garbage_bytes += i - pos
+            stats.garbage_bytes += max(0, i - max(pos, owned))
             pos = i
             if n_buf - pos < PREFIX_LEN:
                 break
@@ -400,7 +401,7 @@ class BinaryDecoder:
                 ok = False
             if not ok:
                 stats.rejected_syncs += 1
-                stats.garbage_bytes += 1
+                stats.garbage_bytes += pos >= owned
                 pos += 1
                 continue
             total = PREFIX_LEN + plen + 2
@@ -409,7 +410,7 @@ class BinaryDecoder:
             (crc,) = _CRC.unpack_from(buf, pos + PREFIX_LEN + plen)
             if crc16(memoryview(buf)[pos + 2 : pos + PREFIX_LEN + plen]) != crc:
                 stats.bad_crc += 1
-                stats.garbage_bytes += 1
+                stats.garbage_bytes += pos >= owned
                 pos += 1
                 continue
             payload = bytes(buf[pos + PREFIX_LEN : pos + PREFIX_LEN + plen])
@@ -417,7 +418,7 @@ class BinaryDecoder:
                 h = _parse_header(dev, payload)
                 if h is None:
                     stats.rejected_syncs += 1
-                    stats.garbage_bytes += 1
+                    stats.garbage_bytes += pos >= owned
                     pos += 1
                     continue
                 stats.headers += 1
@@ -431,6 +432,12 @@ class BinaryDecoder:
             else:
                 self._data_frame(payload, events)
             pos += total
+            # A frame that lost its last byte can borrow the next frame's first sync byte
+            # (0xA5) and still pass the CRC (1 in 256). Rescanning from that byte keeps the
+            # next frame; when the frame was fine, the rescan costs one failed candidate.
+            if buf[pos - 1] == 0xA5:
+                owned = pos
+                pos -= 1
         del buf[:pos]
         return events
 

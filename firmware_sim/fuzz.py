@@ -37,8 +37,8 @@ class FuzzTruth:
     mutation_counts: dict[str, int] = field(default_factory=dict)
     # per intact frame: (first sample index, raw array)
     intact: list[tuple[int, np.ndarray]] = field(default_factory=list)
-    # per destroyed frame: first sample index -> samples in it
-    destroyed: dict[int, int] = field(default_factory=dict)
+    # per destroyed frame: first sample index -> its original raw samples
+    destroyed: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def fuzz_stream(
@@ -91,7 +91,7 @@ def fuzz_stream(
             parts.append(_destroy(frame, kind, rng))
             truth.lost_samples += ns
             if keep_intact:
-                truth.destroyed[first] = ns
+                truth.destroyed[first] = raw
             if not in_loss:
                 truth.lost_runs += 1
             in_loss = True
@@ -138,7 +138,9 @@ class FuzzOutcome:
     frames; with no undetected frame the lost samples and the number of gaps equal the truth.
     ``undetected``: destroyed frames whose corruption the CRC-16 did not catch (delivered with
     their original header but wrong content): the CRC's residual error, about 2**-16 per frame
-    whose CRC window was shifted.
+    whose CRC window was shifted. ``recovered``: damaged frames whose payload survived intact
+    and passed the CRC (e.g. only the last CRC byte cut off and the next frame's sync byte
+    happening to equal it): correct data, but the truth counted them lost.
     """
 
     delivered_samples: int
@@ -146,7 +148,8 @@ class FuzzOutcome:
     gap_events: int
     exact: bool
     undetected: int
-    unexplained: int  # delivered frames that are neither intact nor a CRC escape
+    unexplained: int
+    recovered: int = 0  # delivered frames that are neither intact nor a CRC escape
 
 
 def check_decoder_output(events: list, truth: FuzzTruth) -> FuzzOutcome:
@@ -156,13 +159,18 @@ def check_decoder_output(events: list, truth: FuzzTruth) -> FuzzOutcome:
     delivered = sum(s.n for s in samples)
     lost = sum(g.lost_samples for g in gaps)
     expected = {first: raw for first, raw in truth.intact}
-    matched = undetected = unexplained = 0
+    matched = undetected = unexplained = recovered = 0
     for s in samples:
         ref = expected.get(s.start)
         if ref is not None and ref.shape == s.raw.shape and np.array_equal(ref, s.raw):
             matched += 1
-        elif truth.destroyed.get(s.start) == s.n:
-            undetected += 1
+            continue
+        orig = truth.destroyed.get(s.start)
+        if orig is not None and orig.shape == s.raw.shape:
+            if np.array_equal(orig, s.raw):
+                recovered += 1
+            else:
+                undetected += 1
         else:
             unexplained += 1
     exact = (
@@ -170,8 +178,8 @@ def check_decoder_output(events: list, truth: FuzzTruth) -> FuzzOutcome:
         and matched == len(truth.intact)
         and unexplained == 0
         and (
-            undetected > 0
+            undetected + recovered > 0
             or (lost == truth.lost_samples and len(gaps) == truth.lost_runs)
         )
     )
-    return FuzzOutcome(delivered, lost, len(gaps), exact, undetected, unexplained)
+    return FuzzOutcome(delivered, lost, len(gaps), exact, undetected, unexplained, recovered)
