@@ -260,6 +260,7 @@ class AlertEngine:
         self._run_end: dict[str, float | None] = {"V": None, "S": None}
         self._pattern_miss = {"bigeminy": 0, "trigeminy": 0}
         self._pause_last: float | None = None
+        self._gaps: deque[tuple[float, float]] = deque()  # recent data gaps (start, end) s
         self._asys_ref = 0.0  # asystole clock: last beat, or end of the last technical alarm
         r = self.rules
         self._hyst = {
@@ -378,6 +379,11 @@ class AlertEngine:
     # ---------------------------------------------------------------- beats
     def _on_beat(self, b: BeatEvent, out: list) -> None:
         prev = self._last_beat
+        if prev is not None and any(g0 < b.time_s and g1 > prev.time_s for g0, g1 in self._gaps):
+            prev = None  # an RR across a data gap is unknown, not a pause
+            self._beats.clear()
+        while self._gaps and self._gaps[0][1] < b.time_s - 60.0:
+            self._gaps.popleft()
         rr = None if prev is None else b.time_s - prev.time_s
         self._beats.append(b)
         self._last_beat = b
@@ -625,6 +631,11 @@ class AlertEngine:
             self.history.append(alert)
             out.append(AlertUpdate("onset", self.now, alert))
             out.append(AlertUpdate("end", self.now, alert))
+            # nothing is known about the heart during the gap: restart the asystole clock at
+            # its end, and do not measure RR (pause, rate) across it
+            gap_end = float(ev.detail.get("end_s", ev.time_s))
+            self._asys_ref = max(self._asys_ref, gap_end)
+            self._gaps.append((ev.time_s, gap_end))
             return
         if ev.active:
             if ev.kind in ("signal_loss", "disconnect") and "asystole" in self.active:

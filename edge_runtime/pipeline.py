@@ -580,6 +580,7 @@ class Pipeline:
             return []
         self._finished = True
         out: list[dict] = []
+        self._n_latency_live = len(self.label_latency)  # flushed beats have no real latency
         beats = self.detector.flush()
         for b in beats:
             idx = self._beat_index
@@ -615,7 +616,8 @@ class Pipeline:
 
     def summary(self) -> dict:
         """Beats per class, HR trend, alerts, gaps, latencies (and EC57 if annotated)."""
-        lat = np.asarray(self.label_latency) if self.label_latency else np.zeros(1)
+        live = self.label_latency[: getattr(self, "_n_latency_live", len(self.label_latency))]
+        lat = np.asarray(live) if live else np.zeros(1)
         alerts = [u.alert for u in self.updates if u.action == "onset"]
         s = {
             "duration_s": round(self.n / self.fs, 3),

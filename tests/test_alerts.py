@@ -265,3 +265,17 @@ def test_finish_closes_active_alerts_and_ids_are_deterministic():
     assert a[-1]["action"] == "end" and a[-1]["end_s"] == 20.0
     assert a[0]["id"].startswith("bed-7-")
     assert a[0]["device_id"] == "bed-7"
+
+
+def test_data_gap_is_not_a_pause_or_asystole():
+    eng = AlertEngine()
+    t, lab = regular(0, 10, 0.8)
+    ups = run(eng, beats_at(t, lab))
+    ups += eng.push([TechnicalEvent("data_gap", True, 9.7, {"lost": 3600, "end_s": 19.7})])
+    ups += run(eng, ticks_between(9.7, 19.7))
+    ups += run(eng, beats_at([20.0, 20.8, 21.6], start_index=len(t)))
+    ups += run(eng, ticks_between(21.6, 24.0))
+    kinds = {k for _, k in actions(ups)}
+    assert "data_gap" in kinds
+    assert "pause" not in kinds and "asystole" not in kinds
+    assert eng.heart_rate() == pytest.approx(75.0)  # from beats after the gap only

@@ -1,0 +1,366 @@
+"""``ecgedge run``: the bedside runtime, live from a port or offline on a WFDB record.
+
+Examples::
+
+    ecgedge run --port /dev/ttyUSB0 --journal run.jsonl --mqtt localhost:1883
+    ecgedge run --port socket://127.0.0.1:7000 --webhook http://nurse-station/alerts
+    ecgedge run --record 100 --journal run.jsonl --strips strips/   # offline, same code path
+
+Live and offline runs share everything after the decoder: the offline run pushes the record
+through the very :class:`edge_runtime.pipeline.Pipeline` the live run feeds from decoded
+frames, and results do not depend on how the stream was cut into blocks, so a replay of a
+record through a pty gives the same beats and alerts as the offline run (a test).
+
+Models default to the shipped ``models/beat.int8.onnx`` and ``models/hyp.int8.onnx`` when
+present (``--beat-model none`` / ``--window-model none`` to run without); a model whose card
+does not fit the stream (rate, leads) is refused with a one-line error.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from edge_runtime.alerts import AlertEngine, load_config
+from edge_runtime.cli import make_parser
+from edge_runtime.errors import EcgEdgeError
+from edge_runtime.pipeline import Pipeline, PipelineConfig
+from edge_runtime.sinks import QueuedSink
+from edge_runtime.sinks.console import ConsoleSink
+from edge_runtime.sinks.journal import JournalSink
+
+__all__ = ["main", "build_parser", "load_models", "build_sinks"]
+
+
+def build_parser():
+    ap = make_parser("ecgedge run", __doc__)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--port", help="device URL: /dev/ttyUSB0, /dev/pts/N, socket://host:port")
+    src.add_argument("--record", help="WFDB record to run offline (path or name under mitdb/)")
+    ap.add_argument("--data-dir", help="PhysioNet data dir (for --record names)")
+    ap.add_argument("--beat-model", default="auto", help="beat model (.onnx/.tflite), 'none'")
+    ap.add_argument("--window-model", default="auto", help="window model, 'none' to skip")
+    ap.add_argument("--precision", default="int8", choices=["int8", "fp32"],
+                    help="shipped model variant used by 'auto'")
+    ap.add_argument("--config", help="alert rules TOML (overrides the defaults)")
+    ap.add_argument("--device-id", help="device id in alerts (default from the config)")
+    ap.add_argument("--journal", help="JSONL journal file (appended; fsync per alert)")
+    ap.add_argument("--strips", help="directory for event strips (WFDB + beats annotation)")
+    ap.add_argument("--strip-png", action="store_true", help="also draw strips as PNG")
+    ap.add_argument("--lead-map", action="append", default=[], metavar="CARD=STREAM",
+                    help="use stream lead STREAM for the model's lead CARD (repeatable)")
+    ap.add_argument("--mqtt", metavar="HOST[:PORT]", help="publish to an MQTT broker")
+    ap.add_argument("--mqtt-prefix", default="ecgedge", help="MQTT topic prefix")
+    ap.add_argument("--mqtt-user", help="MQTT username")
+    ap.add_argument("--mqtt-password", help="MQTT password")
+    ap.add_argument("--mqtt-tls", action="store_true", help="connect with TLS")
+    ap.add_argument("--mqtt-ca", help="CA certificate file for TLS")
+    ap.add_argument("--mqtt-beats", action="store_true", help="also publish beat batches")
+    ap.add_argument("--webhook", help="POST alerts as JSON to this URL")
+    ap.add_argument("--queue-size", type=int, default=1000, help="network sink queue length")
+    ap.add_argument("--mode", default="auto", choices=["auto", "binary", "csv"],
+                    help="wire format of --port")
+    ap.add_argument("--baud", type=int, default=115200, help="serial baud rate")
+    ap.add_argument("--max-down-s", type=float, default=None,
+                    help="give up after the port is gone this long (default: retry forever)")
+    ap.add_argument("--duration", type=float, help="stop after this many seconds of signal")
+    ap.add_argument("--status-every", type=float, default=2.0, help="status line period, s")
+    ap.add_argument("--quiet", action="store_true", help="no console output except errors")
+    ap.add_argument("--threads", type=int, default=1, help="inference threads")
+    return ap
+
+
+def load_models(args) -> tuple[Any, Any]:
+    """The beat and window models named on the command line (or the shipped ones)."""
+    from edge_runtime.inference import default_model_path, load_model
+
+    out = []
+    for flag, task in (("beat_model", "beat"), ("window_model", "hyp")):
+        val = getattr(args, flag)
+        if val in (None, "none"):
+            out.append(None)
+            continue
+        if val == "auto":
+            p = default_model_path(task, args.precision)
+            if not p.is_file():
+                print(f"ecgedge run: no shipped {p.name}; running without a {task} model",
+                      file=sys.stderr)
+                out.append(None)
+                continue
+            val = str(p)
+        if not Path(val).is_file():
+            raise EcgEdgeError(f"model not found: {val}")
+        try:
+            m = load_model(val, threads=args.threads)
+        except EcgEdgeError:
+            raise
+        except Exception as exc:  # onnxruntime / tflite say why in their own words
+            raise EcgEdgeError(f"cannot load model {val}: {str(exc).splitlines()[0]}") from None
+        want = "beat" if task == "beat" else "window"
+        if (m.task == "beat") != (want == "beat"):
+            raise EcgEdgeError(f"{val} is a {m.task} model, not a {want} model")
+        out.append(m)
+    return out[0], out[1]
+
+
+def build_sinks(args, device_id: str) -> list[Any]:
+    sinks: list[Any] = []
+    if not args.quiet:
+        sinks.append(ConsoleSink(sys.stdout))
+    if args.journal:
+        sinks.append(JournalSink(args.journal))
+    if args.mqtt:
+        from edge_runtime.sinks.mqtt import MqttSink
+
+        host, _, port = args.mqtt.partition(":")
+        try:
+            port_n = int(port) if port else (8883 if args.mqtt_tls else 1883)
+        except ValueError:
+            raise EcgEdgeError(f"bad MQTT port in --mqtt {args.mqtt}") from None
+        sinks.append(QueuedSink(MqttSink(host, port_n, device_id, args.mqtt_prefix,
+                                         args.mqtt_user, args.mqtt_password, args.mqtt_tls,
+                                         args.mqtt_ca, publish_beats=args.mqtt_beats),
+                                args.queue_size))
+    if args.webhook:
+        from edge_runtime.sinks.webhook import WebhookSink
+
+        sinks.append(QueuedSink(WebhookSink(args.webhook), args.queue_size,
+                                only={"alert", "sink_overflow"}))
+    return sinks
+
+
+def _lead_map(items: list[str]) -> dict[str, str]:
+    out = {}
+    for it in items:
+        a, sep, b = it.partition("=")
+        if not sep or not a or not b:
+            raise EcgEdgeError(f"--lead-map wants CARD=STREAM, got '{it}'")
+        out[a] = b
+    return out
+
+
+class Runtime:
+    """Everything one ``ecgedge run`` holds: models, engine config, sinks, the pipeline."""
+
+    def __init__(self, args) -> None:
+        self.args = args
+        self.config = load_config(args.config)
+        self.device_id = args.device_id or self.config["engine"].get("device_id", "ecgedge-0")
+        self.beat_model, self.window_model = load_models(args)
+        self.lead_map = _lead_map(args.lead_map)
+        self.sinks = build_sinks(args, self.device_id)
+        self.pipeline: Pipeline | None = None
+        self.summaries: list[dict] = []
+
+    def start(self, fs: float, leads: list[str], source: str, annotations=None) -> Pipeline:
+        try:
+            self.pipeline = Pipeline(
+                fs, leads, engine=AlertEngine(self.config, self.device_id), sinks=self.sinks,
+                beat_model=self.beat_model, window_model=self.window_model,
+                lead_map=self.lead_map,
+                config=PipelineConfig(status_every_s=self.args.status_every),
+                strips_dir=self.args.strips, strip_png=self.args.strip_png, source=source,
+                annotations=annotations)
+        except EcgEdgeError:
+            self.close()
+            raise
+        return self.pipeline
+
+    def end(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.finish()
+            self.summaries.append(self.pipeline.summary())
+            self.pipeline = None
+
+    def close(self) -> None:
+        self.end()
+        for s in self.sinks:
+            s.close()
+
+
+def _run_record(rt: Runtime, args) -> None:
+    from edge_runtime.records import read_beat_annotations, read_record
+
+    path = _resolve_record(args.record, args.data_dir)
+    rec = read_record(path)
+    n = rec.n_samples if args.duration is None else min(rec.n_samples,
+                                                          int(round(args.duration * rec.fs)))
+    ann = None
+    if path.with_suffix(".atr").is_file():
+        s, sym = read_beat_annotations(path, sampto=n)
+        ann = (s, sym)
+    p = rt.start(rec.fs, rec.leads, str(path), ann)
+    step = int(10 * rec.fs)  # blocks do not change results; 10 s keeps pushes cheap
+    for i in range(0, n, step):
+        p.push(rec.signal[i:min(i + step, n)])
+
+
+def _resolve_record(name: str, data_dir: str | None) -> Path:
+    from edge_runtime.datadir import find_data_dir
+    from edge_runtime.records import resolve_record_path, shipped_record_path
+
+    p = Path(name)
+    stem = p.with_suffix("") if p.suffix in (".hea", ".dat") else p
+    cands = [stem]
+    if stem.parent == Path("."):
+        cands.append(shipped_record_path(stem.name))
+    root = find_data_dir(data_dir)
+    if root is not None and not stem.is_absolute():
+        cands += [root / "mitdb" / stem, root / stem]
+    for c in cands:
+        if c.with_suffix(".hea").is_file():
+            return resolve_record_path(c)
+    raise EcgEdgeError(f"record not found: {name}")
+
+
+def _run_port(rt: Runtime, args, stop: threading.Event) -> None:
+    from edge_runtime.protocol import Gap, Header, Samples, make_decoder
+    from edge_runtime.transport import ReconnectingReader, TransportEvent
+
+    reader = ReconnectingReader(args.port, baudrate=args.baud, max_down_s=args.max_down_s)
+    decoder = make_decoder(args.mode)
+    q: queue.Queue = queue.Queue(maxsize=10_000)
+    first_error: list[BaseException] = []
+
+    def read() -> None:  # the reader thread only moves bytes; all logic stays on this thread
+        try:
+            for item in reader.chunks(stop):
+                q.put(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            first_error.append(exc)
+        finally:
+            q.put(None)
+
+    th = threading.Thread(target=read, name="ecgedge-reader", daemon=True)
+    th.start()
+    no_data_s = float(rt.config["rules"]["signal_loss"].get("no_data_s", 2.0))
+    last_data = time.monotonic()
+    lost = False
+    header: Header | None = None
+    limit = None
+
+    def handle(ev) -> bool:
+        nonlocal header, limit, lost, last_data
+        p = rt.pipeline
+        if isinstance(ev, Header):
+            if header is not None and p is not None and (ev.fs, ev.leads) == (
+                    header.fs, header.leads):
+                header = ev
+                return True
+            rt.end()  # new device configuration: close the old session
+            header = ev
+            p = rt.start(ev.fs, list(ev.leads), args.port)
+            limit = None if args.duration is None else int(args.duration * ev.fs)
+        elif isinstance(ev, Samples) and p is not None:
+            last_data = time.monotonic()
+            if lost:
+                lost = False
+                p.technical("signal_loss", False)
+            data = ev.data
+            if limit is not None:
+                data = data[: max(0, limit - p.n)]
+            p.push(data, lead_off=ev.lead_off)
+            if limit is not None and p.n >= limit:
+                return False
+        elif isinstance(ev, Gap) and p is not None:
+            p.gap(ev.lost_samples)
+        elif isinstance(ev, TransportEvent) and p is not None:
+            if ev.kind == "disconnected":
+                p.technical("disconnect", True, {"port": ev.url, "reason": ev.detail})
+            elif ev.kind == "reconnected":
+                p.technical("disconnect", False, {"down_s": round(ev.down_s, 3)})
+        return True
+
+    try:
+        while not stop.is_set():
+            try:
+                item = q.get(timeout=0.2)
+            except queue.Empty:
+                item = b""
+            if item is None:
+                break
+            if isinstance(item, TransportEvent):
+                if item.kind == "disconnected":
+                    for ev in decoder.disconnect():
+                        if not handle(ev):
+                            return
+                if not handle(item):
+                    return
+                if item.kind == "gave_up" and not args.quiet:
+                    print(f"ecgedge run: {args.port} gone for {item.down_s:.1f} s; stopping",
+                          file=sys.stderr)
+                continue
+            if item:
+                for ev in decoder.push(item):
+                    if not handle(ev):
+                        return
+            p = rt.pipeline
+            if p is not None and not lost and time.monotonic() - last_data > no_data_s:
+                lost = True
+                p.technical("signal_loss", True, {"no_data_s": no_data_s})
+        for ev in decoder.flush():
+            if not handle(ev):
+                return
+        if first_error:
+            exc = first_error[0]
+            if isinstance(exc, EcgEdgeError):
+                raise exc
+            raise EcgEdgeError(f"reading {args.port}: {exc}")
+        if rt.pipeline is None and header is None:
+            raise EcgEdgeError(f"no data with a valid header arrived from {args.port}")
+    finally:
+        stop.set()
+        reader.close()
+
+
+def _print_summary(summaries: list[dict]) -> None:
+    for s in summaries:
+        cls = " ".join(f"{k}:{v}" for k, v in s["beats_per_class"].items())
+        alerts = ", ".join(f"{k} x{v}" for k, v in s["alerts"].items()) or "none"
+        print(f"summary: {s['duration_s']:.1f} s, {s['beats']} beats [{cls}], alerts: {alerts}, "
+              f"gaps {s['gaps']} ({s['lost_samples']} samples lost), beat latency p50 "
+              f"{s['beat_latency_s']['p50']:.3f} s p99 {s['beat_latency_s']['p99']:.3f} s")
+        ec = s.get("ec57")
+        if ec:
+            q = ec["qrs"]
+            line = f"EC57 vs reference: QRS Se {q['se']} +P {q['ppv']}"
+            for k in ("veb", "sveb"):
+                if k in ec:
+                    line += f"; {k.upper()} Se {ec[k]['se']} +P {ec[k]['ppv']}"
+            print(line)
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    rt = Runtime(args)
+    stop = threading.Event()
+
+    def on_signal(signum, frame):  # SIGTERM/SIGINT: finish cleanly, journal closed
+        stop.set()
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, on_signal)
+    try:
+        if args.record:
+            _run_record(rt, args)
+        else:
+            _run_port(rt, args, stop)
+    finally:
+        rt.close()
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    if not args.quiet:
+        _print_summary(rt.summaries)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
+

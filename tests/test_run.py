@@ -1,0 +1,122 @@
+"""``ecgedge run``: offline on a record, live from the simulator over a pty and TCP.
+
+The replay contract: the simulator streaming record 100 through a pty (or TCP) into
+``ecgedge run --port`` gives exactly the beats and clinical alerts of ``ecgedge run
+--record`` on the same record.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge_runtime.cli import main as cli_main
+from edge_runtime.sinks.journal import read_journal
+from tests.pipeline_models import beat_card, linear_onnx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def beat_model(tmp_path_factory):
+    pytest.importorskip("onnx")
+    return str(linear_onnx(tmp_path_factory.mktemp("m") / "beat.onnx", beat_card(), scale=0.02))
+
+
+def start_sim(*args: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_runtime", "sim", "--record", "100", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    line = proc.stdout.readline().strip()
+    if not line:
+        proc.kill()
+        pytest.fail(f"simulator did not start: {proc.stderr.read()}")
+    return proc, line
+
+
+def clinical(journal: Path) -> tuple[list, list]:
+    recs, bad = read_journal(journal)
+    assert bad == 0
+    beats = [(s, lab) for r in recs if r["event"] == "beats"
+             for s, lab in zip(r["sample"], r["label"], strict=True)]
+    alerts = [{k: v for k, v in r.items() if k != "strip"} for r in recs
+              if r["event"] == "alert" and r["severity"] != "technical"]
+    return beats, alerts
+
+
+CFG = "[rules.tachycardia]\nhr_above = 70.0\nhr_clear = 65.0\nonset_s = 2.0\n"
+
+
+@pytest.mark.parametrize("transport", ["pty", "tcp"])
+def test_live_replay_equals_offline(tmp_path, beat_model, transport):
+    cfg = tmp_path / "alerts.toml"
+    cfg.write_text(CFG)  # HR of record 100 is ~75 bpm: makes sure alerts exist to compare
+    common = ["--beat-model", beat_model, "--window-model", "none", "--config", str(cfg),
+              "--quiet"]
+    off = tmp_path / "offline.jsonl"
+    assert cli_main(["run", "--record", "100", "--duration", "60", "--journal", str(off),
+                     *common]) == 0
+    out = ["--pty"] if transport == "pty" else ["--tcp", "0"]
+    sim, url = start_sim("--duration", "60", "--speed", "0", *out)
+    live = tmp_path / "live.jsonl"
+    try:
+        t0 = time.monotonic()
+        assert cli_main(["run", "--port", url, "--max-down-s", "0.5", "--journal", str(live),
+                         *common]) == 0
+        assert time.monotonic() - t0 < 60
+    finally:
+        sim.wait(timeout=20)
+    b_off, a_off = clinical(off)
+    b_live, a_live = clinical(live)
+    assert len(b_off) > 60 and any(a["type"] == "tachycardia" for a in a_off)
+    assert b_live == b_off
+    assert a_live == a_off
+    # the end of the simulated stream is a disconnect: a technical alarm in the live run
+    recs, _ = read_journal(live)
+    assert any(r["event"] == "alert" and r["type"] == "disconnect" for r in recs)
+
+
+def test_port_vanishing_mid_run_is_a_technical_alarm_and_journal_survives(tmp_path):
+    sim, url = start_sim("--duration", "40", "--speed", "20", "--tcp", "0",
+                         "--faults", "disconnect=15:1")
+    journal = tmp_path / "live.jsonl"
+    try:
+        assert cli_main(["run", "--port", url, "--max-down-s", "3", "--journal", str(journal),
+                         "--beat-model", "none", "--window-model", "none", "--quiet"]) == 0
+    finally:
+        sim.wait(timeout=30)
+    recs, bad = read_journal(journal)
+    alerts = [r for r in recs if r["event"] == "alert"]
+    kinds = {(r["type"], r["action"]) for r in alerts}
+    assert ("disconnect", "onset") in kinds and ("disconnect", "end") in kinds
+    gaps = [r for r in alerts if r["type"] == "data_gap" and r["action"] == "onset"]
+    assert gaps and sum(r["evidence"]["lost"] for r in gaps) > 0  # gap counted, not hidden
+    assert not [r for r in alerts if r["type"] == "asystole"]  # technical, not asystole
+    beats = [s for r in recs if r["event"] == "beats" for s in r["sample"]]
+    assert len(beats) > 20
+    assert not [r for r in alerts if r["type"] == "pause"]  # no RR across a gap
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    bad = tmp_path / "a.toml"
+    bad.write_text("[rules.vtach]\nx = 1\n")
+    assert cli_main(["run", "--record", "100", "--config", str(bad), "--quiet"]) == 1
+    assert "unknown rule 'vtach'" in capsys.readouterr().err
+    broken = tmp_path / "m.onnx"
+    broken.write_bytes(b"not a model")
+    assert cli_main(["run", "--record", "100", "--beat-model", str(broken), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ecgedge: error:") and "\n" not in err
+    assert cli_main(["run", "--record", "no-such-record", "--quiet"]) == 1
+    assert "record not found" in capsys.readouterr().err
+    assert cli_main(["run", "--port", "/dev/does-not-exist", "--beat-model", "none",
+                     "--window-model", "none", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ecgedge: error:") and err.count("\n") == 1
