@@ -199,3 +199,19 @@ def test_webhook_gives_up_and_queue_counts_error():
     assert q.errors == 1
     with pytest.raises(EcgEdgeError, match="http"):
         WebhookSink("ftp://x")
+
+
+def test_ecgedge_run_posts_alerts_to_webhook(http_server, tmp_path):
+    from edge_runtime.cli import main as cli_main
+
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("[rules.tachycardia]\nhr_above = 70.0\nhr_clear = 65.0\n")
+    _Hook.fail_first = 1  # the first POST fails: retried off the hot path
+    assert cli_main(["run", "--record", "100", "--duration", "30", "--beat-model", "none",
+                     "--window-model", "none", "--config", str(cfg), "--quiet",
+                     "--webhook", http_server, "--journal", str(tmp_path / "j.jsonl")]) == 0
+    onsets = [b for b in _Hook.bodies if b["type"] == "tachycardia" and b["action"] == "onset"]
+    assert onsets and onsets[0]["event"] == "alert"
+    journal, _ = read_journal(tmp_path / "j.jsonl")
+    ids = [r["id"] for r in journal if r["event"] == "alert"]
+    assert sorted(b["id"] for b in _Hook.bodies) == sorted(ids)  # every alert delivered

@@ -1,0 +1,166 @@
+"""MQTT sink against a real mosquitto broker started on a loopback port by the test.
+
+Needs the Debian package ``mosquitto`` (``apt-get install -y mosquitto``; .ci/run installs
+it) and paho-mqtt (the ``mqtt`` extra); skips with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edge_runtime.errors import EcgEdgeError
+
+mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed (mqtt extra)")
+
+MOSQUITTO = shutil.which("mosquitto") or (
+    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+PASSWD = shutil.which("mosquitto_passwd") or (
+    "/usr/bin/mosquitto_passwd" if os.path.exists("/usr/bin/mosquitto_passwd") else None)
+pytestmark = pytest.mark.skipif(
+    MOSQUITTO is None or PASSWD is None,
+    reason="mosquitto broker not installed (apt-get install -y mosquitto)")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mosq")
+    pw = d / "passwd"
+    subprocess.run([PASSWD, "-b", "-c", str(pw), "bed", "secret"], check=True,
+                   capture_output=True)
+    os.chmod(pw, 0o600)
+    port = free_port()
+    conf = d / "mosquitto.conf"
+    # as root, mosquitto drops to user 'mosquitto', which cannot read a private tmp dir
+    as_root = "user root\n" if os.geteuid() == 0 else ""
+    conf.write_text(f"{as_root}listener {port} 127.0.0.1\nallow_anonymous false\n"
+                    f"password_file {pw}\npersistence false\n")
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.skip("mosquitto did not start")
+    yield port
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+class Listener:
+    """A subscriber collecting (topic, payload, retain) messages."""
+
+    def __init__(self, port: int, topic: str = "ecgedge/#") -> None:
+        self.msgs: list[tuple[str, dict, bool]] = []
+        self.ready = threading.Event()
+        self.c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                             client_id=f"listener-{time.monotonic_ns()}")
+        self.c.username_pw_set("bed", "secret")
+        self.c.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.c.on_subscribe = lambda *a: self.ready.set()
+        self.c.on_message = lambda c, u, m: self.msgs.append(
+            (m.topic, json.loads(m.payload), bool(m.retain)))
+        self.c.connect("127.0.0.1", port)
+        self.c.loop_start()
+        assert self.ready.wait(5)
+
+    def wait_for(self, pred, timeout: float = 5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hits = [m for m in self.msgs if pred(m)]
+            if hits:
+                return hits
+            time.sleep(0.02)
+        return []
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def test_alerts_qos1_retained_status_and_auth(broker):
+    from edge_runtime.sinks import QueuedSink
+    from edge_runtime.sinks.mqtt import MqttSink
+
+    with pytest.raises(EcgEdgeError, match="MQTT broker"):
+        MqttSink("127.0.0.1", broker, "bed-1", username="bed", password="wrong",
+                 connect_timeout_s=2)
+    lis = Listener(broker)
+    sink = QueuedSink(MqttSink("127.0.0.1", broker, "bed-1", username="bed",
+                               password="secret"))
+    alert = {"event": "alert", "action": "onset", "id": "bed-1-00001-asystole",
+             "type": "asystole", "severity": "crisis"}
+    sink.handle(alert)
+    sink.handle({"event": "status", "time_s": 2.0, "hr_bpm": 72.0})
+    got = lis.wait_for(lambda m: m[0] == "ecgedge/bed-1/alerts")
+    assert got and got[0][1] == alert
+    assert lis.wait_for(lambda m: m[0] == "ecgedge/bed-1/status" and m[1].get("hr_bpm") == 72)
+    sink.close()
+    assert sink.errors == 0 and sink.delivered == 2
+    lis.close()
+    # a dashboard subscribing later still gets the last status at once (retained)
+    late = Listener(broker, "ecgedge/bed-1/status")
+    got = late.wait_for(lambda m: m[2])
+    assert got and got[-1][1]["online"] is False and got[-1][1]["reason"] == "shutdown"
+    late.close()
+
+
+_DIE = r"""
+import sys, time
+from edge_runtime.sinks.mqtt import MqttSink
+s = MqttSink("127.0.0.1", int(sys.argv[1]), "bed-9", username="bed", password="secret")
+print("up", flush=True)
+time.sleep(60)
+"""
+
+
+def test_last_will_on_kill(broker):
+    lis = Listener(broker, "ecgedge/bed-9/status")
+    proc = subprocess.Popen([sys.executable, "-c", _DIE, str(broker)], stdout=subprocess.PIPE,
+                            text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.readline().strip() == "up"
+    assert lis.wait_for(lambda m: m[1].get("online") is True)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    got = lis.wait_for(lambda m: m[1].get("online") is False, timeout=10)
+    assert got and got[0][1]["reason"] == "connection lost"
+    lis.close()
+
+
+def test_ecgedge_run_publishes_alerts(broker, tmp_path):
+    from edge_runtime.cli import main as cli_main
+
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("[rules.tachycardia]\nhr_above = 70.0\nhr_clear = 65.0\n")
+    lis = Listener(broker)
+    assert cli_main(["run", "--record", "100", "--duration", "30", "--beat-model", "none",
+                     "--window-model", "none", "--config", str(cfg), "--quiet",
+                     "--mqtt", f"127.0.0.1:{broker}", "--mqtt-user", "bed",
+                     "--mqtt-password", "secret", "--device-id", "bed-3"]) == 0
+    got = lis.wait_for(lambda m: m[0] == "ecgedge/bed-3/alerts"
+                       and m[1].get("type") == "tachycardia")
+    assert got and got[0][1]["device_id"] == "bed-3"
+    lis.close()
