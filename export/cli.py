@@ -46,6 +46,8 @@ def build_main(argv: list[str]) -> int:
                    "../shared/data)")
     p.add_argument("--methods", default="minmax,percentile,entropy",
                    help="calibration methods to try, comma-separated")
+    p.add_argument("--keep-float", default="none,first,first+head",
+                   help="mixed-precision options to try, comma-separated (none = all int8)")
     p.add_argument("--tflite", choices=("auto", "yes", "no"), default="auto",
                    help="also write .tflite (needs the tflite-export extra; auto: if installed)")
     p.add_argument("--report-dir", default=str(DEFAULT_RESULTS),
@@ -60,6 +62,11 @@ def build_main(argv: list[str]) -> int:
     if bad or not methods:
         known = ", ".join(METHODS)
         raise EcgEdgeError(f"unknown calibration method(s) {bad} (choose from {known})")
+    from export.quantize import KEEP_FLOAT
+
+    keep = tuple(k.strip() for k in args.keep_float.split(",") if k.strip())
+    if not keep or any(k not in KEEP_FLOAT for k in keep):
+        raise EcgEdgeError(f"--keep-float takes {', '.join(KEEP_FLOAT)} (comma-separated)")
     tflite = args.tflite == "yes" or (args.tflite == "auto" and _tflite_available())
     if args.tflite == "yes" and not _tflite_available():
         raise EcgEdgeError("--tflite yes needs litert-torch: pip install 'ecgedge[tflite-export]'")
@@ -83,7 +90,8 @@ def build_main(argv: list[str]) -> int:
         print(f"[{task}] calibration {len(data.calib)} / val {len(data.val)} / "
               f"test {len(data.test)} examples ({data.source})", flush=True)
         report = export_checkpoint(
-            ck, args.out, data, methods=methods, tflite=tflite, command=command,
+            ck, args.out, data, methods=methods, keep_float=keep, tflite=tflite,
+            command=command,
             log=lambda m: print(m, flush=True),
         )
         Path(args.report_dir).mkdir(parents=True, exist_ok=True)

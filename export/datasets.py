@@ -22,7 +22,8 @@ import numpy as np
 
 from edge_runtime.errors import EcgEdgeError
 
-CALIB_SIZE = {"beat": 1000, "hyp": 256, "findings6": 256}
+#: Calibration examples per task (multiples of the calibration batch, 32).
+CALIB_SIZE = {"beat": 1024, "hyp": 256, "findings6": 256}
 
 
 @dataclass

@@ -4,8 +4,10 @@ The order of work is what makes the result trustworthy:
 
 1. rebuild the torch model strictly from the checkpoint;
 2. export fp32 ONNX and compare it with torch on the test split (max |diff| of logits);
-3. quantize with every calibration method on the *training* calibration set and keep the
-   method whose int8 model scores best on the *validation* split (ties: closest to torch);
+3. quantize with every calibration method (MinMax, Percentile, Entropy) and mixed-precision
+   option (all int8; first layer float; first layer + classifier float) on the *training*
+   calibration set, and keep, judged on the *validation* split only, the candidate that meets
+   the int8 bounds with the fewest float layers and the best metric;
 4. only then run the kept int8 model on the *test* split for the parity bounds;
 5. write the artifacts into ``out_dir`` only if every bound holds, with cards that record the
    parity numbers, the calibration ids and the command - a failed export leaves nothing behind.
@@ -32,7 +34,7 @@ from export.checkpoint import Checkpoint, load_checkpoint, torch_logits
 from export.datasets import ExportData, Split
 from export.onnx_export import OPSET, export_onnx, save_checked, set_card
 from export.parity import BOUNDS, ParityResult, compare, decisions, probabilities, task_metric
-from export.quantize import METHODS, QuantConfig, quantize_onnx
+from export.quantize import KEEP_FLOAT, METHODS, QuantConfig, quantize_onnx
 
 _REPO = Path(__file__).resolve().parent.parent
 
@@ -82,21 +84,37 @@ class ExportReport:
         }
 
 
-def _val_score(card: dict[str, Any], ref: np.ndarray, art: np.ndarray, y: np.ndarray) -> dict:
+def _val_score(
+    card: dict[str, Any], ref: np.ndarray, art: np.ndarray, y: np.ndarray, bounds: dict
+) -> dict:
+    """Validation score of one int8 candidate (the test split is never looked at here)."""
     pr, pa = probabilities(card, ref), probabilities(card, art)
     name, m = task_metric(card, y, pa)
+    _, m_ref = task_metric(card, y, pr)
     agree = float(np.mean(decisions(card, pr) == decisions(card, pa)))
-    return {"metric": name, "value": m, "agreement_with_torch": agree,
-            "mean_abs_prob_diff": float(np.mean(np.abs(pr - pa)))}
+    meets = agree >= bounds.get("min_agreement", 0.0) and (
+        m_ref - m <= bounds.get("max_metric_drop", np.inf)
+    )
+    return {"metric": name, "value": m, "value_torch": m_ref, "agreement_with_torch": agree,
+            "mean_abs_prob_diff": float(np.mean(np.abs(pr - pa))), "meets_bounds": bool(meets)}
 
 
-def _pick(candidates: dict[str, dict[str, float]]) -> str:
-    def key(m: str) -> tuple[float, float, float]:
-        c = candidates[m]
-        v = c["value"] if np.isfinite(c["value"]) else -1.0
-        return (round(v, 6), c["agreement_with_torch"], -c["mean_abs_prob_diff"])
+def _pick(candidates: dict[str, dict[str, Any]], order: list[str]) -> str:
+    """Choose on validation: candidates meeting the int8 bounds first, and among them the
+    most fully quantized (earliest in ``order``), then the better metric; if none meets the
+    bounds, the most faithful to torch (agreement, then metric)."""
+    ok = [n for n in order if candidates[n]["meets_bounds"]]
 
-    return max(candidates, key=key)
+    def metric(n: str) -> float:
+        v = candidates[n]["value"]
+        return round(v, 6) if np.isfinite(v) else -1.0
+
+    if ok:
+        first_kind = ok[0].split("+float:")[1] if "+float:" in ok[0] else "none"
+        same = [n for n in ok if (n.split("+float:")[1] if "+float:" in n else "none")
+                == first_kind]
+        return max(same, key=lambda n: (metric(n), candidates[n]["agreement_with_torch"]))
+    return max(order, key=lambda n: (candidates[n]["agreement_with_torch"], metric(n)))
 
 
 def _rewrite_card(path: Path, card: dict[str, Any]) -> None:
@@ -110,6 +128,7 @@ def export_checkpoint(
     out_dir: str | Path,
     data: ExportData,
     methods: tuple[str, ...] = METHODS,
+    keep_float: tuple[str, ...] = KEEP_FLOAT,
     tflite: bool = False,
     command: str = "",
     log=print,
@@ -152,20 +171,24 @@ def export_checkpoint(
         log(f"[{task}] fp32 test parity: {_fmt(p32)}")
 
         int8_paths: dict[str, Path] = {}
-        for m in methods:
-            qc = QuantConfig(method=m)
-            path = tmp / f"{task}.int8.{m}.onnx"
-            log(f"[{task}] int8 static QDQ per-channel, calibration={m} on {len(data.calib)} "
-                "training examples")
-            quantize_onnx(fp32, path, data.calib.inputs, qc)
-            int8_paths[m] = path
-            report.candidates[m] = _val_score(
-                card, ref_val, artifact_logits(path, data.val.inputs), data.val.y
-            )
-            c = report.candidates[m]
-            log(f"[{task}]   val {c['metric']}={c['value']:.4f} "
-                f"agreement={c['agreement_with_torch']:.4f}")
-        best = _pick(report.candidates)
+        configs: dict[str, QuantConfig] = {}
+        floats: dict[str, list[str]] = {}
+        for kf in keep_float:
+            for m in methods:
+                name = m if kf == "none" else f"{m}+float:{kf}"
+                qc = QuantConfig(method=m, keep_float=kf)
+                path = tmp / f"{task}.int8.{len(configs)}.onnx"
+                floats[name] = quantize_onnx(fp32, path, data.calib.inputs, qc)
+                int8_paths[name], configs[name] = path, qc
+                report.candidates[name] = _val_score(
+                    card, ref_val, artifact_logits(path, data.val.inputs), data.val.y,
+                    bounds["int8"],
+                )
+                c = report.candidates[name]
+                log(f"[{task}]   int8 {name:<28} val {c['metric']}={c['value']:.4f} "
+                    f"agreement={c['agreement_with_torch']:.4f}"
+                    f"{'  (meets bounds on val)' if c['meets_bounds'] else ''}")
+        best = _pick(report.candidates, list(configs))
         report.method = best
         p8 = compare(card, "int8", ref_test,
                      artifact_logits(int8_paths[best], data.test.inputs), data.test.y,
@@ -178,14 +201,16 @@ def export_checkpoint(
             "n": len(data.calib),
             "ids": data.calib_ids,
             "ids_hash": ids_hash(data.calib_ids),
-            "selection": "best validation metric (ties: agreement with torch)",
+            "selection": "on validation: meet the int8 bounds with the fewest float layers, "
+            "then best metric; else closest to torch",
             "validation_ids_hash": ids_hash(data.val.ids),
             "candidates_val": report.candidates,
         }
         card32 = {**card, "export": export_info, "quantization": None,
                   "metrics_fp32": _metrics(p32), "parity": p32.to_dict()}
         card8 = {**card, "export": export_info,
-                 "quantization": {**QuantConfig(method=best).to_dict(),
+                 "quantization": {**configs[best].to_dict(),
+                                  "float_nodes": floats[best],
                                   "tool": "onnxruntime.quantization.quantize_static",
                                   "calibration": calib_info},
                  "metrics_fp32": _metrics(p32), "metrics_int8": _metrics(p8),

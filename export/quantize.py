@@ -36,6 +36,28 @@ _METHODS = {
     "entropy": CalibrationMethod.Entropy,
 }
 METHODS: tuple[str, ...] = tuple(_METHODS)
+#: Layers that may stay in float (mixed precision), tried in this order of preference:
+#: "none" = everything int8; "first" = the first Conv/Gemm (it sees the raw mV input, whose
+#: 8-bit step is coarse next to the morphology it must resolve); "first+head" = also the
+#: Gemm/MatMul layers after the last Conv (the classifier, where the decision margins are).
+KEEP_FLOAT: tuple[str, ...] = ("none", "first", "first+head")
+_WEIGHTED = ("Conv", "Gemm", "MatMul")
+
+
+def float_nodes(model: onnx.ModelProto, keep_float: str) -> list[str]:
+    """Names of the nodes that ``keep_float`` leaves unquantized (graph order)."""
+    if keep_float not in KEEP_FLOAT:
+        raise EcgEdgeError(f"unknown keep_float {keep_float!r} ({', '.join(KEEP_FLOAT)})")
+    nodes = list(model.graph.node)
+    weighted = [i for i, n in enumerate(nodes) if n.op_type in _WEIGHTED]
+    out: list[int] = []
+    if keep_float in ("first", "first+head") and weighted:
+        out.append(weighted[0])
+    if keep_float == "first+head":
+        convs = [i for i, n in enumerate(nodes) if n.op_type == "Conv"]
+        last_conv = convs[-1] if convs else -1
+        out += [i for i in weighted if i > last_conv and nodes[i].op_type != "Conv"]
+    return [nodes[i].name for i in sorted(set(out))]
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,7 @@ class QuantConfig:
     format: str = "QDQ"
     activations: str = "QUInt8"
     weights: str = "QInt8"
+    keep_float: str = "none"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,8 +136,11 @@ def quantize_onnx(
     config: QuantConfig,
     batch: int = 32,
     chunk_batches: int = 4,
-) -> Path:
-    """Statically quantize ``fp32_path`` to ``int8_path`` (card copied over, not updated)."""
+) -> list[str]:
+    """Statically quantize ``fp32_path`` to ``int8_path`` (card copied over, not updated).
+
+    Returns the names of the nodes left in float (see :data:`KEEP_FLOAT`).
+    """
     if config.method not in _METHODS:
         raise EcgEdgeError(f"unknown calibration method {config.method!r} ({', '.join(METHODS)})")
     fp32 = onnx.load(str(fp32_path))
@@ -122,6 +148,12 @@ def quantize_onnx(
     if card is None:
         raise EcgEdgeError(f"{fp32_path}: no model card; export it with ecgedge export first")
     check_calibration_inputs(card, calib)
+    # Histogram calibrators stack the batches of a chunk, so every batch must be full: use
+    # whole batches only (the export sizes calibration sets in multiples of 32).
+    n = next(iter(calib.values())).shape[0]
+    batch = min(batch, n)
+    keep = (n // batch) * batch
+    calib = {k: v[:keep] for k, v in calib.items()}
     reader = ArrayCalibrationReader(calib, batch=batch)
     # Strided collection needs the batch count to be a multiple of the stride.
     stride = max(1, min(chunk_batches, len(reader)))
@@ -135,6 +167,7 @@ def quantize_onnx(
         pre = Path(tmp) / "pre.onnx"
         _preprocess(Path(fp32_path), pre)
         out = Path(tmp) / "int8.onnx"
+        exclude = float_nodes(onnx.load(str(pre)), config.keep_float)
         logging.getLogger("root").setLevel(logging.ERROR)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
@@ -148,6 +181,7 @@ def quantize_onnx(
                     weight_type=getattr(QuantType, config.weights),
                     calibrate_method=_METHODS[config.method],
                     extra_options=extra,
+                    nodes_to_exclude=exclude,
                 )
         except EcgEdgeError:
             raise
@@ -158,7 +192,8 @@ def quantize_onnx(
         q = onnx.load(str(out))
     set_card(q, card)
     q.producer_name = "ecgedge.export"
-    return save_checked(q, int8_path)
+    save_checked(q, int8_path)
+    return exclude
 
 
 def _preprocess(src: Path, dst: Path) -> None:

@@ -125,6 +125,8 @@ def export_tflite(
     q.update({"tool": "ai-edge-quantizer recipe.static_wi8_ai8", "method": "minmax",
               "format": "tflite int8 (float I/O)", "per_channel": True})
     q.pop("calibration", None)
+    q.pop("float_nodes", None)
+    q.pop("keep_float", None)
     q["calibration"] = {k: v for k, v in card8["quantization"]["calibration"].items()
                         if k != "candidates_val"}
     _write_card(i8, {**card8, "export": {**card8["export"], **conv}, "quantization": q,

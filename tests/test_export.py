@@ -121,7 +121,8 @@ def exported(beat_ckpt, beat_data, tmp_path_factory):
     # int8 bounds are relaxed here (the real bounds are held on real checkpoints).
     relaxed = {"int8": {"min_agreement": 0.0, "max_metric_drop": 1.0}}
     report = export_checkpoint(beat_ckpt, out, beat_data, methods=("minmax", "percentile"),
-                               command="pytest", log=lambda m: None, bounds=relaxed)
+                               keep_float=("none", "first"), command="pytest",
+                               log=lambda m: None, bounds=relaxed)
     return out, report
 
 
@@ -165,9 +166,13 @@ def test_int8_is_qdq_per_channel_and_smaller(exported) -> None:
                    and inits[n.input[1]].dims[0] > 1]
     assert per_channel
     card = load_model(out / "beat.int8.onnx").card
-    assert card["quantization"]["method"] == report.method
+    assert report.method.startswith(card["quantization"]["method"])
     assert card["quantization"]["calibration"]["split"] == "train"
-    assert set(card["quantization"]["calibration"]["candidates_val"]) == {"minmax", "percentile"}
+    assert set(card["quantization"]["calibration"]["candidates_val"]) == {
+        "minmax", "percentile", "minmax+float:first", "percentile+float:first"}
+    # Relaxed bounds: every candidate meets them, so the all-int8 one must be kept.
+    assert card["quantization"]["keep_float"] == "none"
+    assert card["quantization"]["float_nodes"] == []
     assert "metrics_int8" in card
     probs = load_model(out / "beat.int8.onnx").predict(**beat_split(8, 4).inputs)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
@@ -177,7 +182,7 @@ def test_parity_failure_writes_nothing(beat_ckpt, beat_data, tmp_path) -> None:
     strict = {"fp32": {"max_abs_diff": 0.0}}
     with pytest.raises(EcgEdgeError, match="parity bound broken"):
         export_checkpoint(beat_ckpt, tmp_path / "o", beat_data, methods=("minmax",),
-                          log=lambda m: None, bounds=strict)
+                          keep_float=("none",), log=lambda m: None, bounds=strict)
     assert not (tmp_path / "o").exists()
 
 
@@ -207,7 +212,7 @@ def test_sigmoid_model_entropy_calibration(tmp_path) -> None:
     data = ExportData(sp(64), sp(64), sp(64), "synthetic", ["1"])
     relaxed = {"int8": {"min_agreement": 0.0, "max_metric_drop": 1.0}}
     rep = export_checkpoint(ck, tmp_path / "m", data, methods=("entropy",),
-                            log=lambda m: None, bounds=relaxed)
+                            keep_float=("none",), log=lambda m: None, bounds=relaxed)
     assert rep.method == "entropy"
     assert rep.parity["fp32"]["metric"] == "macro_auroc"
     assert rep.parity["int8"]["exact_match"] is not None
@@ -256,6 +261,24 @@ def test_inspect_cli(exported, tmp_path, capsys) -> None:
     assert rc != 0 and "no model card" in err and err.count("\n") == 1
 
 
+def test_keep_float_leaves_first_layer_unquantized(beat_ckpt, tmp_path) -> None:
+    from export.onnx_export import export_onnx
+    from export.quantize import float_nodes
+
+    ck = load_checkpoint(beat_ckpt)
+    fp32 = export_onnx(ck.model, ck.card, tmp_path / "m.onnx", beat_split(2, 0).inputs)
+    names = float_nodes(onnx.load(str(fp32)), "first+head")
+    ops = {n.name: n.op_type for n in onnx.load(str(fp32)).graph.node}
+    assert [ops[n] for n in names] == ["Conv", "Gemm"]
+    kept = quantize_onnx(fp32, tmp_path / "q.onnx", beat_split(64, 1).inputs,
+                         QuantConfig(keep_float="first"))
+    assert len(kept) == 1
+    q = onnx.load(str(tmp_path / "q.onnx"))
+    first_conv = next(n for n in q.graph.node if n.op_type == "Conv")
+    # its input is the raw float graph input, not a DequantizeLinear output
+    assert first_conv.input[0] == "x"
+
+
 def test_calibration_reader_strides_and_sampler() -> None:
     r = ArrayCalibrationReader({"x": np.zeros((70, 2), np.float32)}, batch=32)
     assert len(r) == 3
@@ -289,8 +312,9 @@ def test_tflite_float_and_int8(beat_ckpt, beat_data, tmp_path) -> None:
     relaxed = {"int8": {"min_agreement": 0.0, "max_metric_drop": 1.0}}
     small = ExportData(beat_split(32, 1), beat_split(32, 2), beat_split(48, 3), "synthetic",
                        ["t1"])
-    rep = export_checkpoint(beat_ckpt, tmp_path, small, methods=("minmax",), tflite=True,
-                            log=lambda m: None, bounds=relaxed)
+    rep = export_checkpoint(beat_ckpt, tmp_path, small, methods=("minmax",),
+                            keep_float=("none",), tflite=True, log=lambda m: None,
+                            bounds=relaxed)
     assert rep.parity["fp32_tflite"]["max_abs_diff_logits"] < 1e-4
     for prec in ("fp32", "int8"):
         m = load_model(tmp_path / f"beat.{prec}.tflite")
