@@ -42,6 +42,7 @@ import numpy as np
 from scipy import signal
 from scipy.ndimage import maximum_filter1d
 
+from edge_runtime.detect import _kernel
 from edge_runtime.dsp import design_bandpass, ecg_filter_sos
 
 __all__ = ["Beat", "DetectorConfig", "StreamingDetector", "detect_record"]
@@ -107,7 +108,11 @@ class StreamingDetector:
     """
 
     def __init__(
-        self, fs: float, config: DetectorConfig | None = None, loc_lead: int = 0
+        self,
+        fs: float,
+        config: DetectorConfig | None = None,
+        loc_lead: int = 0,
+        backend: str = "auto",
     ) -> None:
         if not 50.0 <= fs <= 5000.0:
             raise ValueError(f"sampling rate {fs} Hz outside the supported 50-5000 Hz")
@@ -154,6 +159,12 @@ class StreamingDetector:
             self._win_hi = self._win_lo + 1
         # history kept from one block to the next
         self._hist_len = self._a + max(self._W, -self._win_lo + self._gd_loc) + 4
+        if backend not in ("auto", "numpy", "numba"):
+            raise ValueError(f"unknown backend {backend!r} (auto, numpy or numba)")
+        if backend == "numba" and not _kernel.HAVE_NUMBA:
+            raise ValueError("backend 'numba' requested but numba is not installed")
+        self._backend_req = backend
+        self.backend = "numpy"  # decided at the first block (numba serves one-lead streams)
         self._n_leads: int | None = None
         self._total = 0
         self._bp_last = np.zeros(1)
@@ -220,10 +231,13 @@ class StreamingDetector:
             self._n_leads = x.shape[1]
             if not 0 <= self.loc_lead < self._n_leads:
                 raise ValueError(f"loc_lead {self.loc_lead} not in a {self._n_leads}-lead stream")
+            if self._n_leads == 1 and _kernel.HAVE_NUMBA and self._backend_req != "numpy":
+                self._init_numba()
         elif x.shape[1] != self._n_leads:
             raise ValueError(f"lead count changed from {self._n_leads} to {x.shape[1]}")
+        proc = self._process_numba if self.backend == "numba" else self._process
         for start in range(0, x.shape[0], _CHUNK):
-            self._process(x[start : start + _CHUNK])
+            proc(x[start : start + _CHUNK])
         out, self._out = self._out, []
         return out
 
@@ -235,7 +249,10 @@ class StreamingDetector:
         if self._total == 0:
             return []
         # Test the remaining integrator positions with the right window truncated.
-        cands = self._find_candidates(final=True)
+        if self.backend == "numba":
+            cands = self._numba_call(np.zeros(0), final=True)
+        else:
+            cands = self._find_candidates(final=True)
         self._decide(cands, self._total)
         out, self._out = self._out, []
         return out
@@ -289,6 +306,73 @@ class StreamingDetector:
         if self._loc_hist.size > keep:
             self._loc_hist = self._loc_hist[-keep:]
             self._e_hist = self._e_hist[-keep:]
+        if cands or self._trigger is not None or not self._learned:
+            self._decide(cands, self._total)
+
+    # ------------------------------------------------------------------ compiled backend
+    def _init_numba(self) -> None:
+        self.backend = "numba"
+        b, a = self._bp_ba
+        self._nb_cbp = np.ascontiguousarray(np.vstack([b / a[0], a / a[0]]), dtype=np.float64)
+        use_loc = self.cfg.localise != "raw"
+        if self.cfg.localise == "loc":
+            bl, al = self._loc_ba
+        else:  # unused placeholder
+            bl, al = np.ones(2), np.ones(2)
+        self._nb_cloc = np.ascontiguousarray(np.vstack([bl / al[0], al / al[0]]),
+                                             dtype=np.float64)
+        need = 2 * self._a + self._W + max(0, -self._win_lo) + abs(self._gd_loc) + 16
+        size = 1 << int(np.ceil(np.log2(need)))
+        self._nb_ip = np.array([self._W, self._a, self._win_lo, self._win_hi, self._gd_loc,
+                                size - 1, int(use_loc)], dtype=np.int64)
+        self._nb_fp = np.array([self._e_scale, _E_MAX], dtype=np.float64)
+        self._nb_em = np.zeros((2, size), dtype=np.int64)
+        self._nb_loc = np.zeros(size, dtype=np.float64)
+        self._nb_st = np.zeros(7, dtype=np.int64)
+        self._nb_st[_kernel.LEARN_N] = self._learn_n
+        self._nb_bp_last = np.zeros(1)
+        self._nb_zbp = np.zeros(self._nb_cbp.shape[1] - 1)
+        self._nb_zloc = np.zeros(self._nb_cloc.shape[1] - 1)
+        self._nb_started = False
+        self._nb_out = np.empty((4, 0), dtype=np.int64)
+
+    def _numba_call(self, x: np.ndarray, final: bool) -> list[_Cand]:
+        n = x.shape[0]
+        if not self._nb_started:
+            if n == 0:
+                return []
+            self._nb_started = True
+            self._nb_zbp[:] = self._bp_zi_unit * x[0]
+            if self.cfg.localise == "loc":
+                self._nb_zloc[:] = self._loc_zi_unit * x[0]
+        need = n + 2 * self._a + 8
+        if need > self._nb_out.shape[1]:
+            self._nb_out = np.empty((4, max(need, 2 * self._nb_out.shape[1])), dtype=np.int64)
+        out = self._nb_out
+        k = _kernel.run_block(
+            x, final, self._nb_ip, self._nb_fp, self._nb_cbp, self._nb_cloc, self._nb_zbp,
+            self._nb_zloc, self._nb_st, self._nb_bp_last, self._nb_em, self._nb_loc, out,
+        )
+        total = int(self._nb_st[_kernel.TOTAL])
+        self._total = total
+        if k == 0:
+            return []
+        a = self._a
+        rows = out[:, :k].tolist()
+        return [
+            _Cand(p, float(h), r, float(sl), min(p + a, total - 1) if final else p + a)
+            for p, h, r, sl in zip(*rows, strict=True)
+        ]
+
+    def _process_numba(self, x: np.ndarray) -> None:
+        if x.shape[0] == 0:
+            return
+        xs = np.ascontiguousarray(x[:, 0])
+        cands = self._numba_call(xs, final=False)
+        st = self._nb_st
+        self._learn_max = int(st[_kernel.LEARN_MAX])
+        self._learn_sum = int(st[_kernel.LEARN_SUM])
+        self._learn_cnt = int(st[_kernel.LEARN_CNT])
         if cands or self._trigger is not None or not self._learned:
             self._decide(cands, self._total)
 
