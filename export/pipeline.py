@@ -204,7 +204,8 @@ def export_checkpoint(
             "selection": "on validation: meet the int8 bounds with the fewest float layers, "
             "then best metric; else closest to torch",
             "validation_ids_hash": ids_hash(data.val.ids),
-            "candidates_val": report.candidates,
+            "candidates_tried": list(report.candidates),
+            "chosen_val": report.candidates[best],
         }
         card32 = {**card, "export": export_info, "quantization": None,
                   "metrics_fp32": _metrics(p32), "parity": p32.to_dict()}

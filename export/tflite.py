@@ -128,7 +128,7 @@ def export_tflite(
     q.pop("float_nodes", None)
     q.pop("keep_float", None)
     q["calibration"] = {k: v for k, v in card8["quantization"]["calibration"].items()
-                        if k != "candidates_val"}
+                        if k not in ("candidates_tried", "chosen_val")}
     _write_card(i8, {**card8, "export": {**card8["export"], **conv}, "quantization": q,
                      "metrics_int8": {"split": "test", "n": p8.n,
                                       p8.metric: p8.metric_artifact},

@@ -139,6 +139,7 @@ def test_fp32_onnx_matches_torch_and_carries_card(exported, beat_ckpt, beat_data
     onnx.checker.check_model(model, full_check=True)
     assert model.opset_import[0].version >= 18
     assert not list(out.glob("*.data")), "no external data files"
+    assert not any(n.metadata_props for n in model.graph.node), "exporter debug info stripped"
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_param, "batch axis must be dynamic"
     card = json.loads({m.key: m.value for m in model.metadata_props}[CARD_KEY])
@@ -168,7 +169,7 @@ def test_int8_is_qdq_per_channel_and_smaller(exported) -> None:
     card = load_model(out / "beat.int8.onnx").card
     assert report.method.startswith(card["quantization"]["method"])
     assert card["quantization"]["calibration"]["split"] == "train"
-    assert set(card["quantization"]["calibration"]["candidates_val"]) == {
+    assert set(card["quantization"]["calibration"]["candidates_tried"]) == {
         "minmax", "percentile", "minmax+float:first", "percentile+float:first"}
     # Relaxed bounds: every candidate meets them, so the all-int8 one must be kept.
     assert card["quantization"]["keep_float"] == "none"
