@@ -224,8 +224,8 @@ def export_checkpoint(
         if tflite:
             from export.tflite import export_tflite
 
-            for prec, path, res in export_tflite(ck, tmp, data, ref_test, card32, card8, log,
-                                                 bounds):
+            for prec, path, res in export_tflite(ck, tmp, data, ref_val, ref_test, card32,
+                                                 card8, log, bounds):
                 staged[f"{prec}.tflite"] = path
                 report.parity[f"{prec}_tflite"] = res.to_dict()
                 results[f"{prec}_tflite"] = res
