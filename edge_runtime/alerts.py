@@ -247,6 +247,7 @@ class AlertEngine:
         self.device_id = device_id or eng.get("device_id", "ecgedge-0")
         self.rules = self.config["rules"]
         self.hr_beats = int(eng.get("hr_beats", 8))
+        self._enabled_cache: dict[str, bool] = {}
         self.active: dict[str, Alert] = {}
         self.history: list[Alert] = []
         self._seq = 0
@@ -287,7 +288,10 @@ class AlertEngine:
         return self.rules.get(name, {}).get(key, default)
 
     def _enabled(self, name: str) -> bool:
-        return bool(self.rules.get(name, {}).get("enabled", True))
+        on = self._enabled_cache.get(name)
+        if on is None:
+            on = self._enabled_cache[name] = bool(self.rules.get(name, {}).get("enabled", True))
+        return on
 
     def _raise(self, kind: str, start_s: float, evidence: dict, out: list,
                severity: str | None = None) -> Alert | None:
@@ -330,9 +334,9 @@ class AlertEngine:
         """60 / mean of the last ``hr_beats`` RR intervals (bpm), None before 2 beats."""
         if len(self._beats) < 2:
             return None
-        times = [b.time_s for b in list(self._beats)[-(self.hr_beats + 1):]]
-        rr = np.diff(times)
-        return float(60.0 / rr.mean()) if rr.size and rr.mean() > 0 else None
+        n = min(len(self._beats), self.hr_beats + 1)
+        span = self._beats[-1].time_s - self._beats[-n].time_s  # sum of the last n-1 RRs
+        return 60.0 * (n - 1) / span if span > 0 else None
 
     def _technical_active(self) -> bool:
         return self._tech_state["lead_off"] or any(
@@ -518,18 +522,18 @@ class AlertEngine:
         beats = list(self._labeled)[-(int(r["beats"]) + 1):]
         if len(beats) < int(r["beats"]) + 1:
             return
-        t = np.array([x.time_s for x in beats])
-        rr = np.diff(t)
         # ectopy makes RR irregular without AF: drop RRs touching a V or S beat
-        keep = np.array([beats[i].label not in ("V", "S") and beats[i + 1].label not in
-                         ("V", "S") for i in range(len(rr))])
-        rr = rr[keep]
-        if rr.size < 8:
+        ect = ("V", "S")
+        rr = [beats[i + 1].time_s - beats[i].time_s for i in range(len(beats) - 1)
+              if beats[i].label not in ect and beats[i + 1].label not in ect]
+        if len(rr) < 8:
             return
         # isolated ectopics give a few huge successive differences; AF makes all of them
         # large: drop the largest 20 % before the RMS so a couple of APCs are not "AF"
-        d = np.sort(np.abs(np.diff(rr)))[: max(1, int(0.8 * (rr.size - 1)))]
-        ratio = float(np.sqrt(np.mean(d**2)) / rr.mean())
+        d = sorted(abs(rr[i + 1] - rr[i]) for i in range(len(rr) - 1))
+        d = d[: max(1, int(0.8 * (len(rr) - 1)))]
+        mean_rr = sum(rr) / len(rr)
+        ratio = (sum(x * x for x in d) / len(d)) ** 0.5 / mean_rr
         change = self._hyst["af"].update(b.time_s, ratio > r["rmssd_ratio"],
                                          ratio < r["clear_ratio"])
         if change and change[0] == "onset":
@@ -561,13 +565,16 @@ class AlertEngine:
             self._end("pause", self._pause_last, out)
         for cls, name in (("V", "vt"), ("S", "svt")):
             end = self._run_end[cls]
-            if name in self.active and end is not None and t - end >= self.rules[name]["clear_s"]:
+            if end is not None and name in self.active and t - end >= self.rules[name]["clear_s"]:
                 self._end(name, end, out)
                 self._run_end[cls] = None
         for kind in ("lead_off", "noise"):
+            state = self._tech_state[kind]
+            hyst = self._hyst[kind]
+            if not state and not hyst.active and hyst._since is None:
+                continue  # nothing pending: the common case, kept cheap
             if not self._enabled(kind):
                 continue
-            state = self._tech_state[kind]
             change = self._hyst[kind].update(t, state, not state)
             if change and change[0] == "onset":
                 self._raise(kind, change[1], dict(self._tech_detail[kind]), out)
