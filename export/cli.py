@@ -143,7 +143,8 @@ def format_card(card: dict, path: str | Path = "") -> str:
     if q:
         cal = q.get("calibration") or {}
         lines.append(f"  quantized   int8 {q.get('format')} per_channel={q.get('per_channel')} "
-                     f"calibration={q.get('method')} on {cal.get('n')} training examples")
+                     f"calibration={q.get('method')} on {cal.get('n')} training examples; "
+                     f"float layers: {', '.join(q.get('float_nodes') or []) or 'none'}")
     else:
         lines.append("  quantized   no (fp32)")
     for key in ("metrics", "metrics_fp32", "metrics_int8"):

@@ -34,6 +34,7 @@ def _quiet():
     """litert-torch and the quantizer print progress bars; keep the export log readable."""
     stack = contextlib.ExitStack()
     stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    stack.enter_context(contextlib.redirect_stderr(io.StringIO()))  # tqdm progress bars
     stack.enter_context(warnings.catch_warnings())
     warnings.simplefilter("ignore")
     logging.getLogger("absl").setLevel(logging.ERROR)
