@@ -110,10 +110,11 @@ def load_models(args) -> tuple[Any, Any]:
 
 def build_sinks(args, device_id: str) -> list[Any]:
     sinks: list[Any] = []
-    if not args.quiet:
-        sinks.append(ConsoleSink(sys.stdout))
+    # the journal goes first: an alert is fsynced before anyone (console, network) sees it
     if args.journal:
         sinks.append(JournalSink(args.journal))
+    if not args.quiet:
+        sinks.append(ConsoleSink(sys.stdout))
     if args.mqtt:
         from edge_runtime.sinks.mqtt import MqttSink
 

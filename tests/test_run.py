@@ -120,3 +120,37 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
                      "--window-model", "none", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("ecgedge: error:") and err.count("\n") == 1
+
+
+def test_kill_minus_9_mid_run_loses_no_alert_already_shown(tmp_path):
+    """Every alert the console showed before a kill -9 is in the journal afterwards."""
+    cfg = tmp_path / "a.toml"
+    # limits around record 100's heart rate, so that alerts come and go often
+    cfg.write_text("[rules.tachycardia]\nhr_above = 70.0\nhr_clear = 69.0\nonset_s = 0.5\n"
+                   "offset_s = 0.5\n[rules.bradycardia]\nhr_below = 78.0\nhr_clear = 79.0\n"
+                   "onset_s = 0.5\noffset_s = 0.5\n")
+    sim, url = start_sim("--speed", "300", "--tcp", "0")
+    journal = tmp_path / "run.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_runtime", "run", "--port", url, "--journal",
+         str(journal), "--beat-model", "none", "--window-model", "none", "--config", str(cfg),
+         "--status-every", "100000"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    shown = []
+    try:
+        for line in proc.stdout:
+            if line.startswith("[") and line.rstrip().endswith("]"):
+                shown.append(line.rstrip().rsplit("[", 1)[1].rstrip("]"))
+            if len(shown) >= 6:
+                break
+        assert proc.poll() is None, "the run ended before the kill"
+    finally:
+        proc.kill()  # SIGKILL: no chance to flush or close anything
+        proc.wait()
+        sim.kill()
+        sim.wait()
+    assert len(shown) >= 6
+    recs, _ = read_journal(journal)
+    journaled = {r["id"] for r in recs if r["event"] == "alert"}
+    assert set(shown) <= journaled

@@ -33,7 +33,7 @@ def format_alert(rec: dict[str, Any]) -> str:
     tail = (" " + " ".join(bits)) if bits else ""
     when = rec.get("start_s") if rec.get("action") == "onset" else rec.get("time_s")
     return (f"{_MARK.get(rec.get('severity'), '[????]')} {_clock(when)} {rec.get('action')} "
-            f"{rec.get('type')}{tail}")
+            f"{rec.get('type')}{tail} [{rec.get('id')}]")
 
 
 def format_status(rec: dict[str, Any]) -> str:
