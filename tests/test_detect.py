@@ -124,3 +124,28 @@ def test_bad_input_rejected():
 
 def test_flat_signal_gives_no_beats():
     assert detect_record(np.zeros(360 * 20), 360.0) == []
+
+
+def test_numba_and_numpy_backends_agree(rec100):
+    from edge_runtime.detect import _kernel
+
+    if not _kernel.HAVE_NUMBA:
+        pytest.skip("numba not installed: only the numpy backend exists here")
+    x = rec100[0].signal[: 360 * 300, 0]
+    outs = {}
+    for backend in ("numpy", "numba"):
+        det = StreamingDetector(360.0, backend=backend)
+        beats = []
+        for i in range(0, x.size, 500):
+            beats += det.push(x[i : i + 500])
+        outs[backend] = beats + det.flush()
+        assert det.backend == backend
+    assert outs["numba"] == outs["numpy"]
+    for name in EXCERPTS:
+        y, fs, _ = _load(name)
+        assert detect_record(y, fs) == _numpy_run(y, fs)
+
+
+def _numpy_run(x: np.ndarray, fs: float) -> list[Beat]:
+    det = StreamingDetector(fs, backend="numpy")
+    return det.push(x) + det.flush()

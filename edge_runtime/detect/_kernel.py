@@ -129,7 +129,10 @@ def _test(p, last, A, W, win_lo, win_hi, gd_loc, m_ring, e_ring, loc_ring, mask,
         return n_out
     lo = p - A if p - A > 0 else 0
     hi = p + A if p + A < last else last
-    for k in range(lo, hi + 1):
+    for k in range(p + 1, hi + 1):  # right side first: on a rising slope p+1 already fails
+        if m_ring[k & mask] > mp:
+            return n_out
+    for k in range(lo, p):
         if m_ring[k & mask] > mp:
             return n_out
     # R peak: largest |conditioned signal| in the window (first one on ties)

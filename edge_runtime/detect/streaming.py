@@ -75,14 +75,15 @@ class DetectorConfig:
 
     band_hz: tuple[float, float] = (5.0, 20.0)
     loc_band_hz: tuple[float, float] = (0.5, 40.0)
-    mwi_s: float = 0.12
-    peak_half_s: float = 0.08
+    mwi_s: float = 0.15
+    peak_half_s: float = 0.12
     refractory_s: float = 0.2
     twave_s: float = 0.36
     twave_slope_ratio: float = 0.5
+    twave_height_ratio: float = float("inf")  # T wave only if height < this x last QRS's
     learn_s: float = 2.0
     searchback: bool = True
-    searchback_factor: float = 1.66
+    searchback_factor: float = 1.5
     searchback_max_s: float = 1.5
     primary_delay_s: float = 0.25
     default_rr_s: float = 0.8
@@ -186,6 +187,7 @@ class StreamingDetector:
         self._npk = 0.0
         self._last_r: int | None = None
         self._last_slope = 0.0
+        self._last_height = 0.0
         self._rr_recent: deque[int] = deque(maxlen=8)
         self._rr_regular: deque[int] = deque(maxlen=8)
         self._rr_misses = 0
@@ -472,6 +474,7 @@ class StreamingDetector:
                 self._last_r is not None
                 and c.r - self._last_r < self._twave
                 and c.slope < self._twave_ratio_e * self._last_slope
+                and c.height < self.cfg.twave_height_ratio * self._last_height
             ):
                 self._npk = 0.125 * c.height + 0.875 * self._npk
                 return
@@ -498,6 +501,7 @@ class StreamingDetector:
                     self._rr_misses = 0
         self._last_r = c.r
         self._last_slope = c.slope
+        self._last_height = c.height
         self._pending = [q for q in self._pending if q.r - c.r >= self._refr]
         self._trigger = c.r + int(self.cfg.searchback_factor * self._rr_avg())
         self._out.append(Beat(sample=c.r, decided_at=when, searchback=searchback, score=score))
