@@ -82,6 +82,22 @@ def _stats(ms: np.ndarray, batch: int) -> dict[str, float]:
     }
 
 
+def _size_breakdown(path: Path) -> dict[str, int | None]:
+    """Bytes of weights (initializers) and of the embedded card in an ONNX file: on a model of
+    tens of KB the card and graph are a visible share, so the ratio is reported both ways."""
+    if path.suffix != ".onnx":
+        return {"weights_bytes": None, "card_bytes": None}
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        return {"weights_bytes": None, "card_bytes": None}
+    m = onnx.load(str(path))
+    weights = sum(numpy_helper.to_array(i).nbytes for i in m.graph.initializer)
+    card = sum(len(p.value.encode()) for p in m.metadata_props)
+    return {"weights_bytes": int(weights), "card_bytes": int(card)}
+
+
 def _runners(task: str) -> dict[str, tuple[str, Path]]:
     """backend name -> (kind, file) for what exists."""
     out: dict[str, tuple[object, Path]] = {}
@@ -179,6 +195,8 @@ def bench_task(task: str, budget_s: float) -> dict | None:
     for name, (kind, path) in runners.items():
         entry: dict = {"file": os.path.relpath(path, REPO),
                        "size_bytes": path.stat().st_size}
+        if kind == "artifact":
+            entry.update(_size_breakdown(path))
         for b in BATCHES:
             fn = _make_fn(kind, path, card, b)
             ms = _time(fn, budget_s, min_reps=30 if b == 1 else 10,
@@ -199,6 +217,9 @@ def bench_task(task: str, budget_s: float) -> dict | None:
     checks = {}
     if "ort_fp32" in be and "ort_int8" in be:
         checks["int8_size_ratio"] = be["ort_int8"]["size_bytes"] / be["ort_fp32"]["size_bytes"]
+        if be["ort_int8"].get("weights_bytes") and be["ort_fp32"].get("weights_bytes"):
+            res["int8_weights_ratio"] = (be["ort_int8"]["weights_bytes"]
+                                         / be["ort_fp32"]["weights_bytes"])
         checks["int8_vs_ort_fp32_latency_b1"] = (
             be["ort_int8"]["batch1"]["median_ms"] / be["ort_fp32"]["batch1"]["median_ms"]
         )
@@ -305,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         for k, t in r["targets"].items():
             print(f"[{task}] {k} = {t['value']:.3f} (target {t['target']}): "
                   f"{'met' if t['met'] else 'NOT met'}")
+        if "int8_weights_ratio" in r:
+            print(f"[{task}] int8/fp32 weights-only bytes = {r['int8_weights_ratio']:.3f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {
