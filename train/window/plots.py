@@ -77,3 +77,26 @@ def curves(curves_by_run: dict[str, dict], title: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def forest(rows: list[dict], title: str, path: Path,
+           keys: tuple[str, ...] = ("auroc", "auprc", "f1", "sensitivity", "specificity")) -> None:
+    """One panel per metric: mean over seeds (dot), each seed (x), seed-0 95% CI (bar)."""
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.0 * len(keys), 0.45 * len(rows) + 1.4),
+                             sharey=True)
+    ys = np.arange(len(rows))[::-1]
+    for ax, k in zip(axes, keys, strict=True):
+        for y0, r in zip(ys, rows, strict=True):
+            lo, hi = r[k]["ci95_seed0"]
+            ax.plot([lo, hi], [y0, y0], color="0.6", lw=2)
+            ax.plot(r[k]["values"], [y0] * len(r[k]["values"]), "x", color="C1", ms=4)
+            ax.plot([r[k]["mean"]], [y0], "o", color="C0")
+        ax.set_title(k, fontsize=9)
+        ax.set_xlim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].set_yticks(ys, [r["row"] for r in rows], fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

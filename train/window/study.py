@@ -142,6 +142,11 @@ def findings_detail(rep: dict, classes: list[str]) -> str:
 def _save(part: str, payload: dict, command: str) -> None:
     payload = {"part": part, "command": command, **payload}
     write_json(payload, RESULTS / f"window_{part}.json")
+    if payload.get("rows"):
+        from train.window.plots import forest
+
+        forest(payload["rows"], f"HYP vs NORM, test fold 10 ({part}; balanced operating point)",
+               REPO_ROOT / "docs" / "figures" / f"window_{part}.png")
     for k, v in payload.items():
         if k.startswith("table"):
             print(f"\n## {part}: {k}\n{v}\n", flush=True)
@@ -197,10 +202,12 @@ def part_imbalance(R: Runner, seeds: list[int], command: str) -> dict:
         reps = [R(TrainConfig(task="hyp", arch=arch, balance=b, seed=s)) for s in seeds]
         raw[b] = [_strip(r) for r in reps]
         rows.append((b, reps))
+    bal = [hyp_row(b, reps, "balanced") for b, reps in rows]
     return {
         "runs": raw,
+        "rows": bal,
         "table_at_0.5": hyp_table([hyp_row(b, reps, "at_0.5") for b, reps in rows]),
-        "table_balanced": hyp_table([hyp_row(b, reps, "balanced") for b, reps in rows]),
+        "table_balanced": hyp_table(bal),
     }
 
 
@@ -219,7 +226,8 @@ def part_finetune(R: Runner, seeds: list[int], command: str) -> dict:
         rows.append((f"pretrained super5 -> {mode}", reps))
     for label, reps in rows:
         raw[label] = [_strip(r) for r in reps]
-    return {"runs": raw, "table": hyp_table([hyp_row(lb, reps) for lb, reps in rows])}
+    hr = [hyp_row(lb, reps) for lb, reps in rows]
+    return {"runs": raw, "rows": hr, "table": hyp_table(hr)}
 
 
 def part_augment(R: Runner, seeds: list[int], command: str) -> dict:
@@ -230,7 +238,8 @@ def part_augment(R: Runner, seeds: list[int], command: str) -> dict:
             label = f"{arch} augment={'on' if aug else 'off'}"
             rows.append((label, reps))
             raw[label] = [_strip(r) for r in reps]
-    return {"runs": raw, "table": hyp_table([hyp_row(lb, reps) for lb, reps in rows])}
+    hr = [hyp_row(lb, reps) for lb, reps in rows]
+    return {"runs": raw, "rows": hr, "table": hyp_table(hr)}
 
 
 def part_leads(R: Runner, seeds: list[int], command: str) -> dict:
@@ -246,7 +255,7 @@ def part_leads(R: Runner, seeds: list[int], command: str) -> dict:
         f_rows.append((label, f))
         raw[label] = {"hyp": [_strip(r) for r in h], "findings6": [_strip(r) for r in f]}
     classes = f_rows[0][1][0]["classes"]
-    return {"runs": raw, "table_hyp": hyp_table(hyp_rows),
+    return {"runs": raw, "rows": hyp_rows, "table_hyp": hyp_table(hyp_rows),
             "table_findings6": findings_table(f_rows, classes)}
 
 
