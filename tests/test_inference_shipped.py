@@ -43,8 +43,9 @@ def test_shipped_onnx_loads_with_onnxruntime_alone(task: str, prec: str) -> None
     assert out.shape == (3, len(card["classes"])) and np.all(np.isfinite(out))
 
 
-@pytest.mark.parametrize("prec", ["fp32", "int8"])
-def test_shipped_beat_model_on_record_100(prec: str) -> None:
+@pytest.mark.parametrize(("prec", "fmt"), [(p, f) for f in ("onnx", "tflite")
+                                           for p in ("fp32", "int8")])
+def test_shipped_beat_model_on_record_100(prec: str, fmt: str) -> None:
     from edge_runtime.beats import BeatConfig, extract_beats
     from edge_runtime.records import (
         AAMI_MAP,
@@ -53,7 +54,10 @@ def test_shipped_beat_model_on_record_100(prec: str) -> None:
         shipped_record_path,
     )
 
-    model = load_model(_path_or_skip("beat", prec))
+    path = _path_or_skip("beat", prec, fmt)
+    if fmt == "tflite":
+        pytest.importorskip("ai_edge_litert", reason="loading .tflite needs ai-edge-litert")
+    model = load_model(path)
     card = model.card
     rec = read_record(shipped_record_path("100"), leads=card["leads"])
     samples, symbols = read_beat_annotations(shipped_record_path("100"))
