@@ -327,3 +327,18 @@ def test_tflite_float_and_int8(beat_ckpt, beat_data, tmp_path) -> None:
     # The int8 graph really holds int8 tensors (weights and activations).
     details = load_model(tmp_path / "beat.int8.tflite")._backend.interp.get_tensor_details()
     assert sum(d["dtype"] == np.int8 for d in details) >= 4
+
+
+def test_calibration_ids_must_be_training_ids() -> None:
+    from edge_runtime.datadir import find_data_dir
+    from export.datasets import load_export_data
+
+    if find_data_dir() is None:
+        pytest.skip("shared PhysioNet data dir not found")
+    card = beat_card() | {"window": {"before": 45, "after": 81}}
+    card["training"] = {"train_ids": ["101", "100"]}  # 100 is a DS2 (test) record
+    with pytest.raises(EcgEdgeError, match="include DS2 test records"):
+        load_export_data(card)
+    card["training"] = {}
+    with pytest.raises(EcgEdgeError, match="no training.train_ids"):
+        load_export_data(card)
