@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_runtime.alerts import AlertEngine, load_config
 from edge_runtime.cli import make_parser
 from edge_runtime.errors import EcgEdgeError
@@ -277,6 +279,7 @@ def _run_port(rt: Runtime, args, stop: threading.Event) -> None:
                 p.technical("disconnect", False, {"down_s": round(ev.down_s, 3)})
         return True
 
+    q_back: list = []
     try:
         while not stop.is_set():
             try:
@@ -297,9 +300,33 @@ def _run_port(rt: Runtime, args, stop: threading.Event) -> None:
                           file=sys.stderr)
                 continue
             if item:
-                for ev in decoder.push(item):
+                # take whatever else is already waiting: many small device frames become one
+                # push (results do not depend on block size; per-push cost does)
+                data = bytearray(item)
+                while len(data) < (1 << 16):
+                    try:
+                        nxt = q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if not isinstance(nxt, bytes | bytearray):
+                        q_back.append(nxt)
+                        break
+                    data += nxt
+                for ev in _coalesce(decoder.push(bytes(data))):
                     if not handle(ev):
                         return
+                while q_back:
+                    pending = q_back.pop(0)
+                    if pending is None:
+                        stop.set()
+                        break
+                    if isinstance(pending, TransportEvent):
+                        if pending.kind == "disconnected":
+                            for ev in decoder.disconnect():
+                                if not handle(ev):
+                                    return
+                        if not handle(pending):
+                            return
             p = rt.pipeline
             if p is not None and not lost and time.monotonic() - last_data > no_data_s:
                 lost = True
@@ -317,6 +344,25 @@ def _run_port(rt: Runtime, args, stop: threading.Event) -> None:
     finally:
         stop.set()
         reader.close()
+
+
+def _coalesce(events: list) -> list:
+    """Merge consecutive contiguous Samples blocks with the same lead-off state."""
+    from edge_runtime.protocol import Samples
+
+    out: list = []
+    for ev in events:
+        prev = out[-1] if out else None
+        if (isinstance(ev, Samples) and isinstance(prev, Samples)
+                and prev.start + prev.n == ev.start
+                and np.array_equal(prev.lead_off, ev.lead_off)):
+            out[-1] = Samples(prev.start, np.concatenate([prev.data, ev.data]),
+                              np.concatenate([prev.raw, ev.raw]), prev.lead_off,
+                              prev.saturated or ev.saturated, prev.battery_low or ev.battery_low,
+                              prev.seq)
+        else:
+            out.append(ev)
+    return out
 
 
 def _print_summary(summaries: list[dict]) -> None:

@@ -129,7 +129,7 @@ def test_kill_minus_9_mid_run_loses_no_alert_already_shown(tmp_path):
     cfg.write_text("[rules.tachycardia]\nhr_above = 70.0\nhr_clear = 69.0\nonset_s = 0.5\n"
                    "offset_s = 0.5\n[rules.bradycardia]\nhr_below = 78.0\nhr_clear = 79.0\n"
                    "onset_s = 0.5\noffset_s = 0.5\n")
-    sim, url = start_sim("--speed", "300", "--tcp", "0")
+    sim, url = start_sim("--speed", "300", "--pty")
     journal = tmp_path / "run.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge_runtime", "run", "--port", url, "--journal",
