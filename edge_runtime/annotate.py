@@ -35,7 +35,7 @@ def build_parser():
     p.add_argument("--record", required=True, help="WFDB record path (dir/100, .hea or .dat)")
     p.add_argument("--channel", type=int, action="append",
                    help="channel index to use (repeat for multi-lead fusion); default MLII, "
-                   "else channel 0")
+                   "else II, else channel 0")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--block-s", type=float, default=1.0,
                    help="streaming block length in seconds (output does not depend on it)")
@@ -47,11 +47,12 @@ def build_parser():
 
 
 def read_input(record: str, channels: list[int] | None) -> Recording:
-    """Read the record's chosen channels (default: MLII if present, else channel 0)."""
+    """Read the record's chosen channels (default: MLII, else II, else channel 0)."""
     path = resolve_record_path(record)
     if channels is None:
         head = read_record(path, sampto=1)
-        channels = [head.leads.index("MLII")] if "MLII" in head.leads else [0]
+        pref = [lead for lead in ("MLII", "II") if lead in head.leads]
+        channels = [head.leads.index(pref[0])] if pref else [0]
     rec = read_record(path, channels=channels)
     if rec.n_samples == 0:
         raise EcgEdgeError(f"record {rec.name} has no samples")
