@@ -42,6 +42,7 @@ Speed: with numba installed and one lead, the per-sample stages run in a compile
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -230,12 +231,24 @@ class StreamingDetector:
         """Consume samples; return the beats decided by them (sorted by ``sample``)."""
         if self._flushed:
             raise RuntimeError("detector was flushed; create a new one for a new stream")
+        if (
+            self.backend == "numba"  # fast path: a plain 1-D float block (the common case)
+            and type(block) is np.ndarray
+            and block.ndim == 1
+            and block.dtype == np.float64
+            and block.shape[0] <= _CHUNK
+        ):
+            if not math.isfinite(block.sum()):  # NaN/inf anywhere propagates into the sum
+                raise ValueError("samples must be finite (fill gaps before pushing)")
+            self._process_numba_1d(np.ascontiguousarray(block))
+            out, self._out = self._out, []
+            return out
         x = np.asarray(block, dtype=np.float64)
         if x.ndim == 1:
             x = x[:, None]
         if x.ndim != 2:
             raise ValueError(f"expected (n,) or (n, leads) samples, got shape {x.shape}")
-        if not np.isfinite(x).all():
+        if not math.isfinite(x.sum()):  # NaN/inf anywhere propagates into the sum
             raise ValueError("samples must be finite (fill gaps before pushing)")
         if self._n_leads is None:
             self._n_leads = x.shape[1]
@@ -375,15 +388,22 @@ class StreamingDetector:
         ]
 
     def _process_numba(self, x: np.ndarray) -> None:
-        if x.shape[0] == 0:
+        self._process_numba_1d(np.ascontiguousarray(x[:, 0]))
+
+    def _process_numba_1d(self, xs: np.ndarray) -> None:
+        if xs.shape[0] == 0:
             return
-        xs = np.ascontiguousarray(x[:, 0])
         cands = self._numba_call(xs, final=False)
-        st = self._nb_st
-        self._learn_max = int(st[_kernel.LEARN_MAX])
-        self._learn_sum = int(st[_kernel.LEARN_SUM])
-        self._learn_cnt = int(st[_kernel.LEARN_CNT])
-        if cands or self._trigger is not None or not self._learned:
+        if not self._learned:
+            st = self._nb_st
+            self._learn_max = int(st[_kernel.LEARN_MAX])
+            self._learn_sum = int(st[_kernel.LEARN_SUM])
+            self._learn_cnt = int(st[_kernel.LEARN_CNT])
+        if (
+            cands
+            or not self._learned
+            or (self._trigger is not None and self._trigger < self._total)
+        ):
             self._decide(cands, self._total)
 
     def _accumulate_learning(self, m: np.ndarray, t0: int) -> None:
