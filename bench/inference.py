@@ -6,7 +6,8 @@ measures, all in one run and all with ONE intra-op thread (a Pi-class budget, an
 fair comparison on a shared machine):
 
 * latency per call at batch 1 and batch 32: median and p99 over timed repetitions after a
-  warm-up, and throughput (examples/s at the median);
+  warm-up, taken in alternating turns across the backends (so load drift on a shared
+  machine hits all of them alike), and throughput (examples/s at the median);
 * ratios to torch eager (speed-up = torch median / backend median);
 * file sizes;
 * peak RSS (VmHWM) of a fresh process that only imports the runtime, loads the model and
@@ -59,16 +60,30 @@ def _inputs(card: dict, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def _time(fn, budget_s: float, min_reps: int, max_reps: int, warmup: int = 10) -> np.ndarray:
-    for _ in range(warmup):
-        fn()
-    times = []
-    t_end = time.perf_counter() + budget_s
-    while len(times) < max_reps and (len(times) < min_reps or time.perf_counter() < t_end):
-        t0 = time.perf_counter_ns()
-        fn()
-        times.append(time.perf_counter_ns() - t0)
-    return np.asarray(times, dtype=np.float64) / 1e6  # ms
+def _time_interleaved(
+    fns: dict[str, object], budget_s: float, calls_per_turn: int, min_turns: int = 5,
+    warmup: int = 10,
+) -> dict[str, np.ndarray]:
+    """Per-call times (ms) of several backends, taken in alternating turns.
+
+    On a shared machine the load changes from second to second; timing the backends one
+    after the other would let that drift masquerade as a speed difference. Turns of
+    ``calls_per_turn`` calls rotate over the backends until ``budget_s`` per backend is spent.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[int]] = {k: [] for k in fns}
+    t_end = time.perf_counter() + budget_s * len(fns)
+    turns = 0
+    while turns < min_turns or time.perf_counter() < t_end:
+        for name, fn in fns.items():
+            for _ in range(calls_per_turn):
+                t0 = time.perf_counter_ns()
+                fn()
+                times[name].append(time.perf_counter_ns() - t0)
+        turns += 1
+    return {k: np.asarray(v, dtype=np.float64) / 1e6 for k, v in times.items()}
 
 
 def _stats(ms: np.ndarray, batch: int) -> dict[str, float]:
@@ -197,17 +212,20 @@ def bench_task(task: str, budget_s: float) -> dict | None:
                        "size_bytes": path.stat().st_size}
         if kind == "artifact":
             entry.update(_size_breakdown(path))
-        for b in BATCHES:
-            fn = _make_fn(kind, path, card, b)
-            ms = _time(fn, budget_s, min_reps=30 if b == 1 else 10,
-                       max_reps=2000 if b == 1 else 300)
-            entry[f"batch{b}"] = _stats(ms, b)
-        entry["peak_rss_mib"] = peak_rss_mib(kind, path)
         res["backends"][name] = entry
+    for b in BATCHES:
+        fns = {name: _make_fn(kind, path, card, b) for name, (kind, path) in runners.items()}
+        per = _time_interleaved(fns, budget_s, calls_per_turn=20 if b == 1 else 2)
+        for name, ms in per.items():
+            res["backends"][name][f"batch{b}"] = _stats(ms, b)
+    for name, (kind, path) in runners.items():
+        entry = res["backends"][name]
+        entry["peak_rss_mib"] = peak_rss_mib(kind, path)
         b1 = entry["batch1"]
         print(f"[{task}] {name:<12} b1 median {b1['median_ms']:.3f} ms p99 {b1['p99_ms']:.3f} | "
               f"b32 median {entry['batch32']['median_ms']:.3f} ms | "
-              f"{entry['size_bytes'] / 1024:.1f} KiB | RSS {entry['peak_rss_mib']} MiB", flush=True)
+              f"{entry['size_bytes'] / 1024:.1f} KiB | RSS {entry['peak_rss_mib']:.0f} MiB",
+              flush=True)
     be = res["backends"]
     if "torch_eager" in be:
         for entry in be.values():
