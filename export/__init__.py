@@ -1,0 +1,16 @@
+"""Export and quantization: trained checkpoints -> deployable, self-describing artifacts.
+
+Modules, in the order the work flows (``ecgedge export build`` runs them all):
+
+* :mod:`export.checkpoint` - rebuild a checkpoint strictly through the model registry;
+* :mod:`export.datasets` - per-task calibration (training ids) / validation / test arrays,
+  built by the training code's own dataset builders on the device's DSP;
+* :mod:`export.onnx_export` - torch -> ONNX fp32 (dynamo, opset 18), card in metadata_props;
+* :mod:`export.quantize` - ONNX int8 static QDQ per-channel, calibration methods as data;
+* :mod:`export.tflite` - optional TFLite float/int8 (litert-torch, ai-edge-quantizer);
+* :mod:`export.parity` - artifact vs torch on the test split, with the issue's bounds;
+* :mod:`export.pipeline` - the whole path for one checkpoint; writes nothing unless parity holds;
+* :mod:`export.cli` - ``ecgedge export build|inspect``.
+
+The device side (loading artifacts, reading cards) is :mod:`edge_runtime.inference`.
+"""
