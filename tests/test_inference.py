@@ -172,3 +172,32 @@ def test_runtime_loads_models_without_torch(tmp_path, w) -> None:
                          cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_tflite_loader_falls_back_to_tflite_runtime(monkeypatch) -> None:
+    """ai-edge-litert first; a Pi with only tflite-runtime still loads .tflite; neither ->
+    one-line error naming the extra."""
+    import types
+
+    from edge_runtime.inference import _tflite_interpreter_class, default_model_path
+
+    real = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
+    fake_pkg = types.ModuleType("tflite_runtime")
+    fake_mod = types.ModuleType("tflite_runtime.interpreter")
+    fake_mod.Interpreter = real  # same API as tflite-runtime's Interpreter
+    fake_pkg.interpreter = fake_mod
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    monkeypatch.setitem(sys.modules, "tflite_runtime", fake_pkg)
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", fake_mod)
+    assert _tflite_interpreter_class()[1] == "tflite_runtime"
+    shipped = default_model_path("beat", "fp32", "tflite")
+    if shipped.is_file():
+        m = load_model(shipped)
+        assert m.backend == "tflite_runtime"
+        feeds = {s["name"]: np.zeros([2, *s["shape"][1:]], np.float32) for s in m.input_specs}
+        assert m.predict(**feeds).shape == (2, len(m.classes))
+    monkeypatch.setitem(sys.modules, "tflite_runtime", None)
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
+    with pytest.raises(EcgEdgeError, match=r"ecgedge\[tflite\]"):
+        _tflite_interpreter_class()
