@@ -161,6 +161,18 @@ class Runtime:
         self.summaries: list[dict] = []
 
     def start(self, fs: float, leads: list[str], source: str, annotations=None) -> Pipeline:
+        from edge_runtime.pipeline import check_card
+
+        for attr, flag in (("beat_model", "--beat-model"), ("window_model", "--window-model")):
+            m = getattr(self, attr)
+            if m is None or getattr(self.args, attr) != "auto":
+                continue  # a model named explicitly must fit, or the run stops (below)
+            try:
+                check_card(m.card, fs, leads, attr.replace("_", " "), self.lead_map)
+            except EcgEdgeError as exc:
+                print(f"ecgedge run: shipped {m.path.name} does not fit this stream ({exc}); "
+                      f"running without it ({flag} to choose one)", file=sys.stderr)
+                setattr(self, attr, None)
         try:
             self.pipeline = Pipeline(
                 fs, leads, engine=AlertEngine(self.config, self.device_id), sinks=self.sinks,

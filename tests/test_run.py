@@ -154,3 +154,33 @@ def test_kill_minus_9_mid_run_loses_no_alert_already_shown(tmp_path):
     recs, _ = read_journal(journal)
     journaled = {r["id"] for r in recs if r["event"] == "alert"}
     assert set(shown) <= journaled
+
+
+SHIPPED = REPO / "models"
+
+
+@pytest.mark.skipif(not (SHIPPED / "beat.int8.onnx").is_file()
+                    or not (SHIPPED / "hyp.int8.onnx").is_file(),
+                    reason="shipped models (issue 7) not present")
+def test_shipped_models_on_a_12_lead_record(tmp_path, capsys):
+    from edge_runtime.datadir import find_data_dir
+
+    data = find_data_dir()
+    if data is None:
+        pytest.skip("no data dir (../shared/data or $ECGEDGE_DATA)")
+    rec = data / "ptb-xl" / "records500" / "00000" / "00001_hr"
+    if not rec.with_suffix(".hea").is_file():
+        pytest.skip("PTB-XL 500 Hz record 00001_hr not in the data dir")
+    journal = tmp_path / "j.jsonl"
+    assert cli_main(["run", "--record", str(rec), "--journal", str(journal), "--quiet"]) == 0
+    recs, _ = read_journal(journal)
+    start = next(r for r in recs if r["event"] == "session")
+    assert start["beat_model"].startswith("beat.int8.onnx")
+    assert start["window_model"].startswith("hyp.int8.onnx")
+    windows = [r for r in recs if r["event"] == "window"]
+    assert windows and set(windows[0]["probs"]) == {"HYP"}
+    beats = [lab for r in recs if r["event"] == "beats" for lab in r["label"]]
+    assert len(beats) >= 8 and set(beats) <= {"N", "S", "V", "F", "Q"}
+    # on MIT-BIH (2 leads) the shipped 12-lead window model is skipped with a notice
+    assert cli_main(["run", "--record", "100", "--duration", "20", "--quiet"]) == 0
+    assert "does not fit this stream" in capsys.readouterr().err
