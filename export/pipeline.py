@@ -72,10 +72,17 @@ class ExportReport:
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)
     method: str = ""
     failures: list[str] = field(default_factory=list)
+    export: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
+            "checkpoint": self.checkpoint,
+            "command": self.export.get("command", ""),
+            "created": self.export.get("exported", ""),
+            "git_commit": self.export.get("git_commit", ""),
+            "data": self.export.get("data", ""),
             "artifacts": self.artifacts,
             "quantization_method": self.method,
             "calibration_candidates_val": self.candidates,
@@ -157,6 +164,7 @@ def export_checkpoint(
         "exported": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": data.source,
     }
+    report.export, report.checkpoint = export_info, str(ck.path)
     ref_val = torch_logits(ck.model, data.val.inputs, names)
     ref_test = torch_logits(ck.model, data.test.inputs, names)
     with tempfile.TemporaryDirectory(prefix="ecgedge_export_") as tmp_s:
