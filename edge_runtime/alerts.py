@@ -371,6 +371,14 @@ class AlertEngine:
                 raise TypeError(f"AlertEngine cannot handle {type(ev).__name__}")
         return out
 
+    def push_tick(self, time_s: float) -> list[AlertUpdate]:
+        """Same as ``push([Tick(time_s)])``, without the allocation (called 10x a second)."""
+        out: list[AlertUpdate] = []
+        if time_s > self.now:
+            self.now = time_s
+        self._on_tick(out)
+        return out
+
     def finish(self, end_s: float | None = None) -> list[AlertUpdate]:
         """End of stream: close every active alert at ``end_s`` (default: now)."""
         if end_s is not None:

@@ -218,6 +218,9 @@ class WindowStage:
         self.card = card = model.card
         self.classes = list(card["classes"])
         self.lead_idx = lead_idx
+        # a stream lead used for several card leads (--lead-map) is conditioned once
+        self.cols = sorted(set(lead_idx))
+        self.pos = [self.cols.index(i) for i in lead_idx]
         self.fs_model = float(card["fs"])
         self.n_win = int(card["window"]["samples"])
         self.hop = max(1, int(round(hop_s * self.fs_model)))
@@ -228,7 +231,7 @@ class WindowStage:
         self.filter = SosFilter(ecg_filter_sos(self.fs_model, f.get("highpass", 0.5),
                                                f.get("lowpass", 40.0), f.get("notch"),
                                                int(f.get("order", 2))))
-        self.buffer = RingBuffer(self.n_win + 4 * self.hop + 64, len(lead_idx), np.float32)
+        self.buffer = RingBuffer(self.n_win + 4 * self.hop + 64, len(self.cols), np.float32)
         self.next_end = self.n_win
         self.delay_s = self.resampler.delay_in / fs
         self.fs = fs
@@ -242,17 +245,22 @@ class WindowStage:
         self.windows = 0
 
     def push(self, x: np.ndarray) -> list[tuple[int, WindowEvent]]:
-        y = self.filter.push(self.resampler.push(x[:, self.lead_idx]))
-        if len(y):
-            self.buffer.push(y.astype(np.float32))
-        out = []
-        ends = []
-        while self.buffer.total >= self.next_end:
-            ends.append(self.next_end)
-            self.next_end += self.hop
+        y = self.filter.push(self.resampler.push(x[:, self.cols]))
+        out: list[tuple[int, WindowEvent]] = []
+        ends: list[int] = []
+        wins: list[np.ndarray] = []
+        step = 2 * self.hop  # the ring buffer holds a window + 4 hops: feed it in pieces
+        for i in range(0, len(y), step):
+            self.buffer.push(y[i:i + step].astype(np.float32))
+            while self.buffer.total >= self.next_end:
+                ends.append(self.next_end)
+                wins.append(self.buffer.get(self.next_end - self.n_win, self.next_end))
+                self.next_end += self.hop
         if not ends:
             return out
-        wins = np.stack([self.buffer.get(e - self.n_win, e) for e in ends])
+        wins = np.stack(wins)
+        if self.pos != list(range(len(self.cols))):
+            wins = wins[:, :, self.pos]
         t0 = _clock()
         p = self.model.predict(x=to_model_layout(normalise(wins, self.norm)))
         self.seconds += _clock() - t0
@@ -482,9 +490,6 @@ class Pipeline:
         self.stage_seconds["window"] += t3 - t2
         if not fill:
             self._noise(x[:, self.det_lead], n0)
-        while self._next_tick <= n1:
-            self._put(self._next_tick, Tick(self._next_tick / self.fs))
-            self._next_tick += self._tick_n
         self.n = n1
         if self.strips is not None:
             self.strips.push(self.raw, self.n, self.beat_samples, self.beat_labels, out,
@@ -546,19 +551,28 @@ class Pipeline:
     def _release(self, out: list[dict]) -> None:
         """Send every queued event with key <= n to the engine, in key order."""
         q = self._queue
-        while q and q[0][0] <= self.n:
+        engine = self.engine
+        while True:
+            # ticks are implicit (one every tick_s, after every event with the same key)
+            tick = self._next_tick
+            if tick <= self.n and (not q or q[0][0] > tick):
+                self._next_tick += self._tick_n
+                for u in engine.push_tick(tick / self.fs):
+                    out.append(self._alert(u))
+                if tick >= self._next_status:
+                    self._status(tick, out)
+                    self._next_status += self._status_n
+                continue
+            if not q or q[0][0] > self.n:
+                break
             key, _, _, ev = heapq.heappop(q)
             if isinstance(ev, dict):  # a beat or window record: to the sinks, in key order
                 if ev["event"] == "beat":
                     self.class_counts[ev["label"] or "?"] += 1
                 out.append(self._emit(ev))
                 continue
-            ups = self.engine.push([ev])
-            for u in ups:
+            for u in engine.push((ev,)):
                 out.append(self._alert(u))
-            if isinstance(ev, Tick) and key >= self._next_status:
-                self._status(key, out)
-                self._next_status += self._status_n
 
     def _alert(self, u: AlertUpdate) -> dict:
         if u.action == "onset" and self.strips is not None and u.alert.type != "data_gap":

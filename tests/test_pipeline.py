@@ -161,3 +161,33 @@ def test_report_cli_output(tmp_path, rec100, capsys):
 def test_match_beats_one_to_one():
     ri, di = match_beats(np.array([100, 200, 300]), np.array([98, 150, 205, 400]), 20)
     assert ri.tolist() == [0, 1] and di.tolist() == [0, 2]
+
+
+class _Capture:
+    """Stands in for a window model: records its inputs, answers 0.5."""
+
+    def __init__(self, card):
+        self.card = card
+        self.inputs = []
+
+    def predict(self, x):
+        self.inputs.append(x)
+        return np.full((len(x), len(self.card["classes"])), 0.5, np.float32)
+
+
+def test_window_stage_mapped_leads_are_conditioned_once_and_identically(rec100):
+    from edge_runtime.pipeline import WindowStage
+
+    sig = rec100.signal[: int(30 * FS)]
+    a = _Capture(window_card(leads=("II", "X", "V5")))
+    b = _Capture(window_card(leads=("II", "V5")))
+    sa = WindowStage(a, FS, [0, 0, 1], hop_s=2.0)
+    sb = WindowStage(b, FS, [0, 1], hop_s=2.0)
+    ev_a = [e for i in range(0, len(sig), 997) for e in sa.push(sig[i:i + 997])]
+    ev_b = sb.push(sig)
+    assert [k for k, _ in ev_a] == [k for k, _ in ev_b] and len(ev_a) == 11
+    xa, xb = np.concatenate(a.inputs), np.concatenate(b.inputs)
+    assert xa.shape[1:] == (3, 1000)
+    np.testing.assert_allclose(xa[:, 0], xb[:, 0], atol=1e-6)
+    np.testing.assert_allclose(xa[:, 1], xb[:, 0], atol=1e-6)  # the mapped lead
+    np.testing.assert_allclose(xa[:, 2], xb[:, 1], atol=1e-6)
