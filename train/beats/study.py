@@ -305,7 +305,7 @@ def main(argv: list[str]) -> int:
 
     p = make_parser("ecgedge train beats-study", __doc__.split("\n")[0])
     p.add_argument("--stage", default="all",
-                   choices=["all", "imbalance", "models", "headline", "leaky"])
+                   help="all, or a comma list of: imbalance, models, headline, leaky")
     p.add_argument("--budget", default="full", choices=list(BUDGETS))
     p.add_argument("--imbalance", default=None, help="skip selection: use this strategy")
     p.add_argument("--model", default=None, choices=list(MODELS),
@@ -314,23 +314,29 @@ def main(argv: list[str]) -> int:
     p.add_argument("--headline-epochs", type=int, default=12)
     p.add_argument("--data-dir", default=None)
     a = p.parse_args(argv)
+    stages = {"imbalance", "models", "headline", "leaky"}
+    want = stages if a.stage == "all" else set(a.stage.split(","))
+    if not want <= stages:
+        from edge_runtime.errors import EcgEdgeError
+
+        raise EcgEdgeError(f"unknown stage(s) {', '.join(sorted(want - stages))}")
     import torch
 
     torch.set_num_threads(1)
     cmd = "ecgedge train beats-study " + " ".join(shlex.quote(x) for x in argv)
     st = Study(a.budget, a.data_dir, cmd, log=lambda s: print(s, flush=True))
     imb, model = a.imbalance, a.model
-    if a.stage in ("all", "imbalance"):
+    if "imbalance" in want:
         chosen = st.imbalance()["chosen"]
         imb = imb or chosen
     imb = imb or _chosen("beats_imbalance.json") or "class_weights"
-    if a.stage in ("all", "models"):
+    if "models" in want:
         chosen = st.models(imb)["chosen"]
         model = model or chosen
     model = model or _chosen("beats_models.json") or "beat_cnn_rr"
-    if a.stage in ("all", "headline"):
+    if "headline" in want:
         st.headline(model, imb, tuple(range(a.headline_seeds)), a.headline_epochs)
-    if a.stage in ("all", "leaky"):
+    if "leaky" in want:
         st.leaky(model, imb)
     return 0
 
