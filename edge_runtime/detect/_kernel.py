@@ -36,8 +36,10 @@ P_W, P_A, P_WIN_LO, P_WIN_HI, P_GD_LOC, P_MASK, P_USE_LOC = range(7)
 
 
 @njit(cache=True, nogil=True)
-def run_block(x, final, ip, fp, cbp, cloc, zbp, zloc, st, bp_last, em_ring, loc_ring, out):
-    """Consume ``x`` (one lead); write candidates to ``out`` (4 x cap); return how many.
+def run_block(x, final, ip, fp, cbp, cloc, zbp, zloc, st, bp_last, em_ring, loc_ring, out,
+              outf):
+    """Consume ``x`` (one lead); write candidates to ``out`` (4 x cap) and their R amplitude
+    to ``outf``; return how many.
 
     ``ip``/``fp``: int/float parameters; ``cbp``/``cloc``: (2, order+1) filter b/a rows;
     ``em_ring``: (2, size) ring of slope energy and integrator values.
@@ -103,14 +105,14 @@ def run_block(x, final, ip, fp, cbp, cloc, zbp, zloc, st, bp_last, em_ring, loc_
         p = t - A
         if p >= 0:
             n_out = _test(p, t, A, W, win_lo, win_hi, gd_loc, m_ring, e_ring, loc_ring, mask,
-                          out_p, out_h, out_r, out_s, n_out)
+                          out_p, out_h, out_r, out_s, outf, n_out)
     total += n
     if n > 0:
         st[EVAL_POS] = max(total - A, 0)
     if final:
         for p in range(st[EVAL_POS], total):
             n_out = _test(p, total - 1, A, W, win_lo, win_hi, gd_loc, m_ring, e_ring,
-                          loc_ring, mask, out_p, out_h, out_r, out_s, n_out)
+                          loc_ring, mask, out_p, out_h, out_r, out_s, outf, n_out)
         st[EVAL_POS] = total
     st[TOTAL] = total
     st[MSUM] = msum
@@ -119,7 +121,7 @@ def run_block(x, final, ip, fp, cbp, cloc, zbp, zloc, st, bp_last, em_ring, loc_
 
 @njit(cache=True, nogil=True)
 def _test(p, last, A, W, win_lo, win_hi, gd_loc, m_ring, e_ring, loc_ring, mask,
-          out_p, out_h, out_r, out_s, n_out):
+          out_p, out_h, out_r, out_s, outf, n_out):
     """Is integrator position ``p`` a candidate (data known up to ``last``)? Append it."""
     mp = m_ring[p & mask]
     if mp <= 0:
@@ -160,4 +162,5 @@ def _test(p, last, A, W, win_lo, win_hi, gd_loc, m_ring, e_ring, loc_ring, mask,
     out_h[n_out] = mp
     out_r[n_out] = r
     out_s[n_out] = s
+    outf[n_out] = best
     return n_out + 1

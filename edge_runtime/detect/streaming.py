@@ -89,6 +89,7 @@ class DetectorConfig:
     twave_s: float = 0.36
     twave_slope_ratio: float = 0.5
     twave_height_ratio: float = float("inf")  # T wave only if height < this x last QRS's
+    twave_amp_ratio: float = float("inf")  # T wave only if R amplitude < this x last QRS's
     learn_s: float = 2.0
     searchback: bool = True
     searchback_factor: float = 1.4
@@ -107,6 +108,7 @@ class _Cand:
     r: int  # localised R peak (absolute input index)
     slope: float
     confirm: int  # absolute input index at which the candidate became known
+    amp: float  # |conditioned signal| at the R peak
 
 
 class StreamingDetector:
@@ -197,6 +199,7 @@ class StreamingDetector:
         self._last_r: int | None = None
         self._last_slope = 0.0
         self._last_height = 0.0
+        self._last_amp = 0.0
         self._rr_recent: deque[int] = deque(maxlen=8)
         self._rr_regular: deque[int] = deque(maxlen=8)
         self._rr_misses = 0
@@ -254,7 +257,12 @@ class StreamingDetector:
             self._n_leads = x.shape[1]
             if not 0 <= self.loc_lead < self._n_leads:
                 raise ValueError(f"loc_lead {self.loc_lead} not in a {self._n_leads}-lead stream")
-            if self._n_leads == 1 and _kernel.HAVE_NUMBA and self._backend_req != "numpy":
+            if (
+                self._n_leads == 1
+                and _kernel.HAVE_NUMBA
+                and self._backend_req != "numpy"
+                and self.cfg.localise == "loc"  # the compiled loop implements this mode
+            ):
                 self._init_numba()
         elif x.shape[1] != self._n_leads:
             raise ValueError(f"lead count changed from {self._n_leads} to {x.shape[1]}")
@@ -358,6 +366,7 @@ class StreamingDetector:
         self._nb_zloc = np.zeros(self._nb_cloc.shape[1] - 1)
         self._nb_started = False
         self._nb_out = np.empty((4, 0), dtype=np.int64)
+        self._nb_outf = np.empty(0, dtype=np.float64)
 
     def _numba_call(self, x: np.ndarray, final: bool) -> list[_Cand]:
         n = x.shape[0]
@@ -370,11 +379,14 @@ class StreamingDetector:
                 self._nb_zloc[:] = self._loc_zi_unit * x[0]
         need = n + 2 * self._a + 8
         if need > self._nb_out.shape[1]:
-            self._nb_out = np.empty((4, max(need, 2 * self._nb_out.shape[1])), dtype=np.int64)
+            cap = max(need, 2 * self._nb_out.shape[1])
+            self._nb_out = np.empty((4, cap), dtype=np.int64)
+            self._nb_outf = np.empty(cap, dtype=np.float64)
         out = self._nb_out
         k = _kernel.run_block(
             x, final, self._nb_ip, self._nb_fp, self._nb_cbp, self._nb_cloc, self._nb_zbp,
             self._nb_zloc, self._nb_st, self._nb_bp_last, self._nb_em, self._nb_loc, out,
+            self._nb_outf,
         )
         total = int(self._nb_st[_kernel.TOTAL])
         self._total = total
@@ -382,9 +394,10 @@ class StreamingDetector:
             return []
         a = self._a
         rows = out[:, :k].tolist()
+        amps = self._nb_outf[:k].tolist()
         return [
-            _Cand(p, float(h), r, float(sl), min(p + a, total - 1) if final else p + a)
-            for p, h, r, sl in zip(*rows, strict=True)
+            _Cand(p, float(h), r, float(sl), min(p + a, total - 1) if final else p + a, am)
+            for p, h, r, sl, am in zip(*rows, amps, strict=True)
         ]
 
     def _process_numba(self, x: np.ndarray) -> None:
@@ -444,7 +457,10 @@ class StreamingDetector:
         seg_loc = self._loc_hist[li]
         if self.cfg.localise == "raw":  # remove the local baseline (wander) of the window
             seg_loc = seg_loc - seg_loc.mean(axis=1, keepdims=True)
-        r = idx + self._win_lo + np.argmax(np.abs(seg_loc), axis=1)
+        abs_loc = np.abs(seg_loc)
+        k_best = np.argmax(abs_loc, axis=1)
+        amps = abs_loc[np.arange(k_best.size), k_best]
+        r = idx + self._win_lo + k_best
         r = np.maximum(r, 0)
         # maximal slope energy over the integration window (T-wave test)
         we = np.arange(-self._W + 1, 1)
@@ -452,8 +468,8 @@ class StreamingDetector:
         slopes = self._e_hist[ei].max(axis=1).astype(np.float64)
         confirm = np.minimum(idx + a, self._total - 1) if final else idx + a
         return [
-            _Cand(int(p), float(h), int(rr), float(sl), int(c))
-            for p, h, rr, sl, c in zip(idx, heights, r, slopes, confirm, strict=True)
+            _Cand(int(p), float(h), int(rr), float(sl), int(c), float(am))
+            for p, h, rr, sl, c, am in zip(idx, heights, r, slopes, confirm, amps, strict=True)
         ]
 
     # ------------------------------------------------------------------ decision logic
@@ -503,6 +519,7 @@ class StreamingDetector:
                 and c.r - self._last_r < self._twave
                 and c.slope < self._twave_ratio_e * self._last_slope
                 and c.height < self.cfg.twave_height_ratio * self._last_height
+                and c.amp < self.cfg.twave_amp_ratio * self._last_amp
             ):
                 self._npk = 0.125 * c.height + 0.875 * self._npk
                 return
@@ -530,6 +547,7 @@ class StreamingDetector:
         self._last_r = c.r
         self._last_slope = c.slope
         self._last_height = c.height
+        self._last_amp = c.amp
         self._pending = [q for q in self._pending if q.r - c.r >= self._refr]
         self._trigger = c.r + int(self.cfg.searchback_factor * self._rr_avg())
         self._out.append(Beat(sample=c.r, decided_at=when, searchback=searchback, score=score))
