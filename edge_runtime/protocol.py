@@ -362,6 +362,9 @@ class BinaryDecoder:
     def _set_header(self, h: Header) -> None:
         self.header = h
         self._gain = np.asarray(h.gain, dtype=np.float64)
+        self._bits = np.arange(h.n_channels)
+        self._all_on = np.zeros(h.n_channels, dtype=bool)
+        self._all_on.flags.writeable = False  # shared by every frame without lead-off
         self._cont.start(h.start_sample)
 
     def push(self, data: bytes | bytearray | memoryview) -> list[Event]:
@@ -475,7 +478,7 @@ class BinaryDecoder:
                 start=start,
                 data=raw / self._gain,
                 raw=raw,
-                lead_off=(lead_off >> np.arange(nch)) & 1 == 1,
+                lead_off=self._all_on if not lead_off else (lead_off >> self._bits) & 1 == 1,
                 saturated=bool(status & STATUS_SATURATION),
                 battery_low=bool(status & STATUS_BATTERY_LOW),
                 seq=seq,
