@@ -198,15 +198,18 @@ def add_noise(
 ) -> tuple[np.ndarray, str]:
     """Return (noisy signal, name of the noise actually used).
 
-    NSTDB kinds use ``firmware_sim.noise.mix_nst_noise`` (the detector team's NST mixer) with
-    the real noise record when the data dir has ``nstdb/``; otherwise the synthetic noise of
-    the closest kind is used and the returned name says ``synthetic-...``, never hiding it.
+    NSTDB kinds use the real noise record when the data dir has ``nstdb/``: mixed with
+    ``firmware_sim.noise.mix_nst_noise`` (the detector team's ``nst`` mixer, noise on for the
+    whole stream) when reference beats are given, else scaled with the annotation-free QRS
+    proxy (name ``nstdb-<kind>-proxy``). Without the data the synthetic noise of the closest
+    kind is used and the returned name says ``synthetic-...``, never hiding it.
     """
     n, n_leads = signal.shape
     if kind in NST_KINDS:
         mixed = _try_nst(signal, fs, kind, snr_db, rng, data_dir, qrs_samples)
         if mixed is not None:
-            return mixed, f"nstdb-{kind}"
+            proxy = qrs_samples is None or len(qrs_samples) == 0
+            return mixed, f"nstdb-{kind}" + ("-proxy" if proxy else "")
         kind = {"bw": "synthetic-bw", "em": "synthetic", "ma": "synthetic-emg"}[kind]
     noise = np.stack([synthetic_noise(kind, n, fs, rng) for _ in range(n_leads)], axis=1)
     return signal + scale_to_snr(signal, noise, fs, snr_db), kind
@@ -234,12 +237,14 @@ def _try_nst(signal, fs, kind, snr_db, rng, data_dir, qrs_samples) -> np.ndarray
     offset = int(rng.integers(0, noise.shape[0]))
     noise = np.roll(np.tile(noise, (reps, 1)), -offset, axis=0)[:n]
     if qrs_samples is None or len(qrs_samples) == 0:
-        return None
-    out = np.empty_like(signal)
-    for j in range(signal.shape[1]):
-        nj = noise[:, j % noise.shape[1]]
-        out[:, j] = mix_nst_noise(signal[:, j], nj, fs, snr_db, qrs_samples)
-    return out
+        # no reference beats (a record without annotations): the same real noise, scaled by
+        # the annotation-free QRS-size proxy instead of nst's beat-based measure
+        return signal + scale_to_snr(
+            signal, noise[:, np.arange(signal.shape[1]) % noise.shape[1]], fs, snr_db
+        )
+    # noise on for the whole stream (nst's default schedule starts it after 5 min)
+    span = n / fs + 1.0
+    return mix_nst_noise(signal, noise, fs, snr_db, qrs_samples, start_s=0.0, segment_s=span)
 
 
 # --------------------------------------------------------------------------- lead-off

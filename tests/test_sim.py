@@ -124,9 +124,21 @@ def test_synthetic_noise_hits_requested_snr(rec100, kind):
     DATA is None or not (DATA / "nstdb" / "ma.hea").is_file(), reason="NSTDB not in the data dir"
 )
 def test_nstdb_noise_named_honestly(rec100):
-    dev = SimDevice(rec100, speed=0, faults=parse_faults("noise=ma:6"), seed=0, data_dir=DATA)
-    # NSTDB mixing when firmware_sim.noise (issue 4) is available, else a labelled synthetic
-    assert dev.truth.noise in ("nstdb-ma", "synthetic-emg")
+    from edge_runtime.records import read_beat_annotations
+
+    qrs = read_beat_annotations(shipped_record_path("100"), sampto=rec100.n_samples)[0]
+    dev = SimDevice(
+        rec100,
+        speed=0,
+        faults=parse_faults("noise=ma:6"),
+        qrs_samples=qrs,
+        data_dir=DATA,
+        gain=1000,
+    )
+    assert dev.truth.noise == "nstdb-ma"
+    assert np.std(dev._raw / 1000.0 - rec100.signal) > 0.05
+    proxy = SimDevice(rec100, speed=0, faults=parse_faults("noise=em:0"), data_dir=DATA)
+    assert proxy.truth.noise == "nstdb-em-proxy"
 
 
 @pytest.mark.skipif(
