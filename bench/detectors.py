@@ -6,7 +6,9 @@ One run, same records, same harness (train.ec57): this project's streaming detec
 after the matching ``ecg_clean``) and ``sleepecg.detect_heartbeats``. Reports gross/average
 Se, +P, F1 (150 ms window, from 5 min, on the 44 non-paced and on all 48 records), median/IQR
 R-peak timing error of the matched beats, speed as seconds of ECG per CPU second (one
-process, ``time.process_time`` around the detection call only), and the peak Python heap
+process, ``time.process_time`` around the detection call only, best of 3 runs on each of
+records 100-102, after a warm-up call; the single-pass figure over all records is kept as
+``speed_single_pass``), and the peak Python heap
 (tracemalloc) while one 30-min record is processed (memory per stream).
 
 Noise stress test: records 118 and 119 (MLII) with NSTDB em, ma and bw noise added the way
@@ -117,6 +119,24 @@ def peak_memory(fn: Detector, x: np.ndarray, fs: float) -> float:
     return (peak - base) / 2**20
 
 
+def best_speed(fn: Detector, recs: list, repeats: int = 3) -> float:
+    """Seconds of ECG per CPU second: the fastest of ``repeats`` runs per record, summed.
+
+    The host is shared, so single timings swing with other people's load; the minimum over
+    repeats (as ``timeit`` advises) is the detector's own cost.
+    """
+    cpu = dur = 0.0
+    for rec in recs:
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.process_time()
+            fn(rec.signal, rec.fs)
+            best = min(best, time.process_time() - t0)
+        cpu += best
+        dur += rec.signal.shape[0] / rec.fs
+    return dur / cpu if cpu > 0 else float("nan")
+
+
 def summarise(stats: dict) -> dict:
     every = list(stats.values())
     return {
@@ -160,19 +180,24 @@ def run_mitdb(db: Path, records: list[str], meths: dict) -> dict:
             st150_0[r] = record_stats(r, rec.ref, det, rec.fs, 0.15, 0.0, rec.exclude)
         probe = recs2[records[0]] if multi else recs1[records[0]]
         mem = peak_memory(fn, probe.signal, probe.fs)
+        pool = recs2 if multi else recs1
+        speed = best_speed(fn, [pool[r] for r in records[:3]])
         if name in SPEED_ONLY:
             base = out["ecgedge stream 1 s"]
-            out[name] = {**base, "speed_x_realtime": dur / cpu, "cpu_s": cpu,
-                         "speed_records": records[:8], "peak_heap_mib_one_record": mem,
+            out[name] = {**base, "speed_x_realtime": speed, "speed_single_pass": dur / cpu,
+                         "cpu_s": cpu, "speed_records": records[:8],
+                         "peak_heap_mib_one_record": mem,
                          "note": "beats identical to the 1 s run (checked on speed_records)"}
-            print(f"{name:<30} (same beats as 1 s) {dur / cpu:9.0f}x  {mem:7.2f} MiB", flush=True)
+            print(f"{name:<30} (same beats as 1 s) {speed:9.0f}x  {mem:7.2f} MiB", flush=True)
             continue
         res = {
             "from_300s_150ms": summarise(st150),
             "from_300s_50ms": summarise(st50),
             "from_0s_150ms": summarise(st150_0),
             "per_record_from_300s_150ms": {r: s.as_dict() for r, s in st150.items()},
-            "speed_x_realtime": dur / cpu if cpu > 0 else float("nan"),
+            "speed_x_realtime": speed,
+            "speed_single_pass": dur / cpu if cpu > 0 else float("nan"),
+            "speed_method": "best of 3 runs on each of the first 3 records",
             "cpu_s": cpu,
             "peak_heap_mib_one_record": mem,
         }
@@ -319,7 +344,9 @@ def main() -> int:
         "wall_s": time.time() - t0,
         "notes": "EC57 beat-by-beat, reference = MIT-BIH beat labels, VF/flutter episodes of "
                  "record 207 excluded; MLII lead unless '2 leads'; speed = s of ECG per CPU s "
-                 "of the detection call, one process, OMP_NUM_THREADS=1; shared 2-core host.",
+                 "of the detection call (best of 3 per record on 3 records), one process, "
+                 "OMP_NUM_THREADS=1; shared 2-core host (single-pass speeds swing +-50% "
+                 "with other users' load).",
         "ecgedge_detector": {"max_delay_s": det.max_delay_s, "backend": _backend(),
                              "primary_delay_s": det.primary_delay_s,
                              "config": det.cfg.__dict__},
