@@ -7,7 +7,8 @@ onnxruntime with one thread), once per model variant (int8, fp32, and no models 
 baseline), each variant in a fresh process so its peak RSS (VmHWM) is its own. Reports:
 
 - x real time per stage (signal seconds / CPU seconds spent in the stage) and in total
-  (CPU time of the process, because the machine is shared; wall-clock x is saved too);
+  (CPU time of the process, because the machine is shared; wall-clock x is saved too;
+  each record runs ``--repeat`` times and the fastest run is kept, outputs being identical);
 - beat latency: signal time from the R-peak sample to the moment its label is available
   (detector decision + the beat model's one-beat post-RR wait + window end), p50/p99;
   detector decision latency alone; wall-clock cost of beat-model and window-model batches;
@@ -122,18 +123,23 @@ def worker(args) -> dict:
                         **_lead_map(wm.card if wm else None, rec.leads)}
             if lead_map:
                 mapped[name] = lead_map
-            journal = JournalSink(Path(tmp) / f"{name}.jsonl")
-            t0 = time.perf_counter()
-            c0 = time.process_time()
-            p = Pipeline(rec.fs, rec.leads, engine=AlertEngine(), sinks=[journal],
-                         beat_model=bm, window_model=wm, lead_map=lead_map, source=name)
-            step = int(10 * rec.fs)
-            for i in range(0, rec.n_samples, step):
-                p.push(rec.signal[i:i + step])
-            p.finish()
-            p.close()
-            wall = time.perf_counter() - t0
-            cpu = time.process_time() - c0
+            best = None
+            for rep in range(args.repeat):  # best of N: other jobs on the machine add noise
+                journal = JournalSink(Path(tmp) / f"{name}.{rep}.jsonl")
+                t0 = time.perf_counter()
+                c0 = time.process_time()
+                p = Pipeline(rec.fs, rec.leads, engine=AlertEngine(), sinks=[journal],
+                             beat_model=bm, window_model=wm, lead_map=lead_map, source=name)
+                step = int(10 * rec.fs)
+                for i in range(0, rec.n_samples, step):
+                    p.push(rec.signal[i:i + step])
+                p.finish()
+                p.close()
+                wall = time.perf_counter() - t0
+                cpu = time.process_time() - c0
+                if best is None or cpu < best[0]:
+                    best = (cpu, wall, p)
+            cpu, wall, p = best
             lat = p.label_latency[: getattr(p, "_n_latency_live", len(p.label_latency))]
             lat_all += lat
             det_all += p.detect_latency
@@ -307,6 +313,8 @@ def main() -> int:
     ap.add_argument("--window-model", help="override the window model path")
     ap.add_argument("--ptbxl", type=int, default=120,
                     help="also stream this many PTB-XL 500 Hz 12-lead records (0 = skip)")
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="runs per record; the fastest (CPU time) is kept (results identical)")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(OUT_JSON))
@@ -325,7 +333,7 @@ def main() -> int:
                "variants": {}}
     for v in args.variants.split(","):
         cmd = [sys.executable, __file__, "--worker", "--variant", v, "--records", args.records,
-               "--ptbxl", str(args.ptbxl if v != "none" else 0)]
+               "--ptbxl", str(args.ptbxl if v != "none" else 0), "--repeat", str(args.repeat)]
         for flag in ("data_dir", "beat_model", "window_model"):
             if getattr(args, flag):
                 cmd += [f"--{flag.replace('_', '-')}", getattr(args, flag)]
