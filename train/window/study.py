@@ -39,7 +39,8 @@ RUN_DIR = REPO_ROOT / "runs" / "window"
 RESULTS = REPO_ROOT / "docs" / "results"
 CKPT_DIR = REPO_ROOT / "models" / "checkpoints"
 ARCHS = ("window_cnn", "window_se_cnn", "window_resnet")
-# fixed a priori (not chosen on test): SE-CNN for HYP studies, ResNet for the findings
+# defaults fixed a priori (never chosen on test): SE-CNN for the HYP studies; the lead-subset
+# study uses the architectures the headline chose on validation (see chosen_arch)
 STUDY_ARCH = {"hyp": "window_se_cnn", "findings6": "window_resnet"}
 PARTS = ("headline", "imbalance", "finetune", "augment", "leads", "report")
 BALANCE_ROWS = ("none", "weighted", "focal", "sampler", "cost", "undersample")
@@ -242,20 +243,32 @@ def part_augment(R: Runner, seeds: list[int], command: str) -> dict:
     return {"runs": raw, "rows": hr, "table": hyp_table(hr)}
 
 
+def chosen_arch(task: str) -> str:
+    """The architecture the headline chose on validation (else the a-priori default)."""
+    path = RESULTS / "window_headline.json"
+    if path.is_file():
+        chosen = json.loads(path.read_text()).get("chosen", {})
+        if task in chosen:
+            return chosen[task]["arch"]
+    return STUDY_ARCH[task]
+
+
 def part_leads(R: Runner, seeds: list[int], command: str) -> dict:
+    """The headline's chosen HYP and six-finding architectures on fewer leads."""
     raw: dict = {}
     hyp_rows, f_rows = [], []
+    arch_h, arch_f = chosen_arch("hyp"), chosen_arch("findings6")
     for lead_set in ("12", "3", "3v5", "II"):
-        h = [R(TrainConfig(task="hyp", arch=STUDY_ARCH["hyp"], lead_set=lead_set, seed=s))
+        h = [R(TrainConfig(task="hyp", arch=arch_h, lead_set=lead_set, seed=s)) for s in seeds]
+        f = [R(TrainConfig(task="findings6", arch=arch_f, lead_set=lead_set, seed=s))
              for s in seeds]
-        f = [R(TrainConfig(task="findings6", arch=STUDY_ARCH["findings6"], lead_set=lead_set,
-                           seed=s)) for s in seeds]
         label = {"12": "12 leads", "3": "I, II, V1", "3v5": "I, II, V5", "II": "II only"}[lead_set]
         hyp_rows.append(hyp_row(label, h))
         f_rows.append((label, f))
         raw[label] = {"hyp": [_strip(r) for r in h], "findings6": [_strip(r) for r in f]}
     classes = f_rows[0][1][0]["classes"]
-    return {"runs": raw, "rows": hyp_rows, "table_hyp": hyp_table(hyp_rows),
+    return {"runs": raw, "rows": hyp_rows, "archs": {"hyp": arch_h, "findings6": arch_f},
+            "table_hyp": hyp_table(hyp_rows),
             "table_findings6": findings_table(f_rows, classes)}
 
 
