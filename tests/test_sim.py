@@ -362,3 +362,29 @@ def test_pty_output_drops_without_reader(rec100):
         assert not out.has_reader() and out.write(b"abc") is False
     finally:
         out.close()
+
+
+def test_tcp_port_in_use_is_one_line_error(capsys):
+    import socket
+
+    from edge_runtime.cli import main
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        code = main(["sim", "--record", "100", "--tcp", str(port), "--duration", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot listen" in err and len(err.strip().splitlines()) == 1
+
+
+def test_serial_url_output_loop():
+    from firmware_sim.ports import SerialOutput
+
+    out = SerialOutput("loop://")
+    # loop:// holds 4 KiB: keep the stream below that
+    dev = SimDevice(read_record(shipped_record_path("100"), sampto=360), speed=0)
+    dev.run(out.write)
+    data = out._port.read(out._port.in_waiting)
+    out.close()
+    dec = p.BinaryDecoder()
+    dec.push(data)
+    assert dec.stats.samples == 360 and dec.stats.gaps == 0

@@ -123,3 +123,30 @@ def test_reader_gives_up_after_max_down(tmp_path):
     link.unlink()
     kinds = [e.kind for e in it if isinstance(e, TransportEvent)]
     assert kinds[0] == "disconnected" and kinds[-1] == "gave_up"
+
+
+def test_stdin_replay(monkeypatch):
+    import io
+    import sys
+
+    enc = p.Encoder(_header(), "binary")
+    data = enc.header() + enc.frame(np.ones((7, 2)))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    got: list = []
+    pump(ReconnectingReader("-"), p.StreamDecoder(), got.append)
+    assert sum(e.n for e in got if isinstance(e, p.Samples)) == 7
+    assert [e.kind for e in got if isinstance(e, TransportEvent)] == ["connected", "eof"]
+
+
+def test_paced_file_replay(tmp_path):
+    f = tmp_path / "cap.bin"
+    f.write_bytes(bytes(2000))
+    src = open_source(f"file:{f}?rate=10000")
+    t0 = time.monotonic()
+    n = 0
+    while (chunk := src.read_some(0.05)) is not None:
+        n += len(chunk)
+    src.close()
+    assert n == 2000 and time.monotonic() - t0 >= 0.1  # 2000 B at 10 kB/s: not instant
+    with pytest.raises(EcgEdgeError):
+        open_source(f"file:{f}?rate=fast")
