@@ -287,15 +287,15 @@ class SimDevice:
                     stop.wait(wall)
                 shift += time.monotonic() - t_start
                 continue
+            delay = 0.0
             if self.speed:
-                due = t0 + shift + chunk.t / self.speed
-                delay = due - time.monotonic()
-                if delay > 0.002 or len(pending) > 65536:
-                    self._flush(write, pending, pending_samples)
-                    pending.clear()
-                    pending_samples = 0
-                    if delay > 0:
-                        stop.wait(delay)
+                delay = t0 + shift + chunk.t / self.speed - time.monotonic()
+            if delay > 0.002 or len(pending) > 65536:  # unpaced: write in 64 KiB pieces
+                self._flush(write, pending, pending_samples)
+                pending.clear()
+                pending_samples = 0
+                if delay > 0:
+                    stop.wait(delay)
             pending += chunk.data
             if chunk.fault is None:
                 pending_samples += chunk.n
