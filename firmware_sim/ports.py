@@ -43,6 +43,8 @@ class PtyOutput:
 
     def __init__(self, link: str | os.PathLike[str] | None = None) -> None:
         self.link = Path(link) if link else None
+        if self.link is not None and self.link.exists() and not self.link.is_symlink():
+            raise EcgEdgeError(f"{self.link} exists and is not a symlink: not replacing it")
         self.master, self.slave_path = open_pty()
         os.set_blocking(self.master, False)
         self._relink()
