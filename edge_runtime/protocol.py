@@ -355,6 +355,7 @@ class BinaryDecoder:
         self.stats = DecoderStats()
         self.header: Header | None = None
         self._buf = bytearray()
+        self._owned = 0  # leading bytes of _buf that belong to an accepted frame
         self._cont = _Continuity()
         if header is not None:
             self._set_header(header)
@@ -373,7 +374,7 @@ class BinaryDecoder:
         buf += data
         events: list[Event] = []
         pos = 0
-        owned = 0  # bytes before this offset belong to an accepted frame (not garbage)
+        owned = self._owned  # bytes before this offset belong to an accepted frame
         n_buf = len(buf)
         stats = self.stats
         while True:
@@ -442,6 +443,7 @@ class BinaryDecoder:
                 owned = pos
                 pos -= 1
         del buf[:pos]
+        self._owned = max(0, owned - pos)
         return events
 
     def _header_gap(self, h: Header, events: list[Event]) -> None:
@@ -494,8 +496,9 @@ class BinaryDecoder:
         Samples the device produced while unplugged show up as a :class:`Gap` when data
         resumes, because the device's sample counter kept running.
         """
-        self.stats.truncated_bytes += len(self._buf)
+        self.stats.truncated_bytes += max(0, len(self._buf) - self._owned)
         self._buf.clear()
+        self._owned = 0
         return []
 
     def flush(self) -> list[Event]:

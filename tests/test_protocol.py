@@ -215,3 +215,19 @@ def test_auto_detects_mode(mode):
     dec = p.StreamDecoder()
     events = _decode(enc.header() + enc.frame(np.ones((4, 2))), dec, chunk=3)
     assert dec.mode == mode and sum(e.n for e in events if isinstance(e, p.Samples)) == 4
+
+
+def test_clean_stream_has_no_garbage_whatever_the_read_size():
+    """Frames ending in 0xA5 are rescanned from that byte: never counted as garbage."""
+    enc = p.Encoder(_header(), "binary")
+    rng = np.random.default_rng(1)
+    stream = enc.header()
+    n = 0
+    while n < 400 or b"\xa5\xa5\x5a" not in stream:  # a CRC ending in 0xA5 before a sync
+        stream += enc.frame(rng.integers(-99, 99, (5, 2)))
+        n += 1
+    for chunk in (1, 2, 3, 7, 64, 4096):
+        dec = p.BinaryDecoder()
+        _decode(stream, dec, chunk)
+        assert dec.stats.garbage_bytes == 0 and dec.stats.truncated_bytes == 0, chunk
+        assert dec.stats.samples == 5 * n
