@@ -18,9 +18,10 @@ per-*candidate* logic runs in Python:
    ``THR1 = NPK + 0.3 (SPK - NPK)``; a refractory period of 200 ms; T-wave discrimination
    (a candidate within 360 ms of the last QRS whose maximal slope is below half of that QRS's
    slope is a T wave); search-back with ``THR2 = THR1 / 2`` when no QRS was found for 1.4x
-   the regular RR average (the largest sub-threshold candidate since the last QRS becomes a
-   beat); when search-back finds nothing, ``SPK`` decays (x0.75) so that a sudden amplitude
-   drop is followed; a learning period of ``learn_s`` (2 s) initialises the levels.
+   the regular RR average (the largest sub-threshold or T-wave-rejected candidate since the
+   last QRS becomes a beat); when search-back finds nothing, ``SPK`` decays (x0.75) so that
+   a sudden amplitude drop is followed; a learning period of ``learn_s`` (2 s) initialises
+   the levels.
 6. The R peak is placed on the conditioned signal (0.5-40 Hz, the monitor band of
    :func:`edge_runtime.dsp.ecg_filter_sos`) as the largest absolute excursion in the QRS
    window implied by the integrator peak, corrected by that filter's group delay.
@@ -90,6 +91,7 @@ class DetectorConfig:
     twave_slope_ratio: float = 0.5
     twave_height_ratio: float = float("inf")  # T wave only if height < this x last QRS's
     twave_amp_ratio: float = float("inf")  # T wave only if R amplitude < this x last QRS's
+    twave_searchback: bool = True  # may search-back recover a candidate called a T wave?
     learn_s: float = 2.0
     searchback: bool = True
     searchback_factor: float = 1.4
@@ -522,6 +524,8 @@ class StreamingDetector:
                 and c.amp < self.cfg.twave_amp_ratio * self._last_amp
             ):
                 self._npk = 0.125 * c.height + 0.875 * self._npk
+                if self.cfg.twave_searchback and self.cfg.searchback:
+                    self._pending.append(c)
                 return
             score = c.height / max(self._thr1(), 1e-12)
             self._spk = 0.125 * c.height + 0.875 * self._spk
