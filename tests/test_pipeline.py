@@ -191,3 +191,18 @@ def test_window_stage_mapped_leads_are_conditioned_once_and_identically(rec100):
     np.testing.assert_allclose(xa[:, 0], xb[:, 0], atol=1e-6)
     np.testing.assert_allclose(xa[:, 1], xb[:, 0], atol=1e-6)  # the mapped lead
     np.testing.assert_allclose(xa[:, 2], xb[:, 1], atol=1e-6)
+
+
+def test_lead_off_flags_raise_a_technical_alarm_not_asystole(rec100):
+    p = Pipeline(FS, ["MLII", "V5"])
+    out = p.push(rec100.signal[: int(20 * FS)], lead_off=[False, False])
+    flat = np.zeros((int(15 * FS), 2))  # a device sends zeros for a lead that is off
+    for i in range(0, len(flat), 360):
+        out += p.push(flat[i:i + 360], lead_off=[True, False])
+    out += p.push(rec100.signal[int(35 * FS): int(45 * FS)], lead_off=[False, False])
+    out += p.finish()
+    alerts = [(r["type"], r["action"]) for r in out if r["event"] == "alert"]
+    assert ("lead_off", "onset") in alerts and ("lead_off", "end") in alerts
+    assert ("asystole", "onset") not in alerts
+    onset = next(r for r in out if r["event"] == "alert" and r["type"] == "lead_off")
+    assert onset["evidence"]["leads"] == ["MLII"] and onset["start_s"] == pytest.approx(20.0)
