@@ -249,7 +249,7 @@ class AlertEngine:
         self.hr_beats = int(eng.get("hr_beats", 8))
         self._enabled_cache: dict[str, bool] = {}
         self.active: dict[str, Alert] = {}
-        self.history: list[Alert] = []
+        self.history: deque[Alert] = deque(maxlen=10_000)  # recent alerts (bounded)
         self._seq = 0
         self.now = 0.0
         # beat state

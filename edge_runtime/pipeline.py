@@ -83,6 +83,9 @@ class PipelineConfig:
     strip_before_s: float = 10.0
     strip_after_s: float = 5.0
     max_gap_fill_s: float = 60.0
+    # live runs last days: per-beat history kept for summaries/strips is trimmed to this many
+    # beats (about a day); offline runs on an annotated record keep all of it for EC57
+    max_history_beats: int = 100_000
 
 
 def card_id(card: dict, path: str | Path | None = None) -> str:
@@ -350,6 +353,8 @@ class Pipeline:
         self._label_index = 0
         self._index_of: dict[int, int] = {}
         # results kept for the summary and strips
+        self._beat_base = 0  # index of beat_samples[0] (history is trimmed in long runs)
+        self._onsets: Counter[str] = Counter()
         self.beat_samples: list[int] = []
         self.beat_labels: list[str | None] = []
         self.label_latency: list[float] = []  # signal seconds from R peak to label
@@ -491,6 +496,8 @@ class Pipeline:
         if not fill:
             self._noise(x[:, self.det_lead], n0)
         self.n = n1
+        if len(self.beat_samples) > self.cfg.max_history_beats and self.annotations is None:
+            self._trim()
         if self.strips is not None:
             self.strips.push(self.raw, self.n, self.beat_samples, self.beat_labels, out,
                              self._emit)
@@ -541,7 +548,7 @@ class Pipeline:
 
     def _beat_record(self, idx: int, sample: int, label: str | None, prob: float | None,
                      key: int) -> None:
-        self.beat_labels[idx] = label
+        self.beat_labels[idx - self._beat_base] = label
         self.label_latency.append((key - 1 - sample) / self.fs)
         self._put(key, {"event": "beat", "index": idx, "sample": sample,
                         "time_s": round(sample / self.fs, 4), "label": label,
@@ -574,10 +581,25 @@ class Pipeline:
             for u in engine.push((ev,)):
                 out.append(self._alert(u))
 
+    def _trim(self) -> None:
+        """Drop the older half of the per-beat history (bounded memory in long live runs)."""
+        k = len(self.beat_samples) // 2
+        del self.beat_samples[:k], self.beat_labels[:k]
+        self._beat_base += k
+        del self.label_latency[: max(0, len(self.label_latency) - k)]
+        del self.detect_latency[: max(0, len(self.detect_latency) - k)]
+        keep = self.cfg.max_history_beats // 10
+        if len(self.updates) > keep:
+            del self.updates[: len(self.updates) - keep]
+        if len(self.hr_trend) > keep:
+            self.hr_trend = self.hr_trend[::2]
+
     def _alert(self, u: AlertUpdate) -> dict:
         if u.action == "onset" and self.strips is not None and u.alert.type != "data_gap":
             u.alert.strip = self.strips.schedule(u.alert, self.raw)
         self.updates.append(u)
+        if u.action == "onset":
+            self._onsets[u.alert.type] += 1
         return self._emit(u.to_dict())
 
     def _status(self, key: int, out: list[dict]) -> None:
@@ -643,12 +665,11 @@ class Pipeline:
         """Beats per class, HR trend, alerts, gaps, latencies (and EC57 if annotated)."""
         live = self.label_latency[: getattr(self, "_n_latency_live", len(self.label_latency))]
         lat = np.asarray(live) if live else np.zeros(1)
-        alerts = [u.alert for u in self.updates if u.action == "onset"]
         s = {
             "duration_s": round(self.n / self.fs, 3),
-            "beats": len(self.beat_samples),
+            "beats": self._beat_index,
             "beats_per_class": dict(sorted(self.class_counts.items())),
-            "alerts": dict(sorted(Counter(a.type for a in alerts).items())),
+            "alerts": dict(sorted(self._onsets.items())),
             "gaps": self.gaps,
             "lost_samples": self.lost_samples,
             "hr_trend": self.hr_trend[:: max(1, len(self.hr_trend) // 120)],

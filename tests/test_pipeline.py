@@ -206,3 +206,18 @@ def test_lead_off_flags_raise_a_technical_alarm_not_asystole(rec100):
     assert ("asystole", "onset") not in alerts
     onset = next(r for r in out if r["event"] == "alert" and r["type"] == "lead_off")
     assert onset["evidence"]["leads"] == ["MLII"] and onset["start_s"] == pytest.approx(20.0)
+
+
+def test_history_is_bounded_in_long_live_runs(rec100):
+    """A bedside run lasts days: per-beat bookkeeping is trimmed, counts stay exact."""
+    from edge_runtime.pipeline import PipelineConfig
+
+    p = Pipeline(FS, ["MLII", "V5"], config=PipelineConfig(max_history_beats=100))
+    sig = rec100.signal
+    for i in range(0, len(sig), 3600):
+        p.push(sig[i:i + 3600])
+    p.finish()
+    assert len(p.beat_samples) <= 100
+    s = p.summary()
+    assert s["beats"] == p._beat_index > 200  # all beats counted, not only those kept
+    assert sum(s["beats_per_class"].values()) == s["beats"]
