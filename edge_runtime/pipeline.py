@@ -234,7 +234,11 @@ class WindowStage:
         self.filter = SosFilter(ecg_filter_sos(self.fs_model, f.get("highpass", 0.5),
                                                f.get("lowpass", 40.0), f.get("notch"),
                                                int(f.get("order", 2))))
-        self.buffer = RingBuffer(self.n_win + 4 * self.hop + 64, len(self.cols), np.float32)
+        # the buffer holds model-ready samples (card lead order, normalised): normalisation is
+        # per sample and per lead, so doing it once per sample equals doing it per window
+        # (which would repeat it window/hop = 5 times)
+        self.buffer = RingBuffer(self.n_win + 4 * self.hop + 64, len(lead_idx), np.float32)
+        self._identity = self.pos == list(range(len(self.cols)))
         self.next_end = self.n_win
         self.delay_s = self.resampler.delay_in / fs
         self.fs = fs
@@ -249,23 +253,24 @@ class WindowStage:
 
     def push(self, x: np.ndarray) -> list[tuple[int, WindowEvent]]:
         y = self.filter.push(self.resampler.push(x[:, self.cols]))
+        if len(y):
+            if not self._identity:
+                y = y[:, self.pos]
+            y = normalise(y, self.norm)
         out: list[tuple[int, WindowEvent]] = []
         ends: list[int] = []
         wins: list[np.ndarray] = []
         step = 2 * self.hop  # the ring buffer holds a window + 4 hops: feed it in pieces
         for i in range(0, len(y), step):
-            self.buffer.push(y[i:i + step].astype(np.float32))
+            self.buffer.push(y[i:i + step])
             while self.buffer.total >= self.next_end:
                 ends.append(self.next_end)
                 wins.append(self.buffer.get(self.next_end - self.n_win, self.next_end))
                 self.next_end += self.hop
         if not ends:
             return out
-        wins = np.stack(wins)
-        if self.pos != list(range(len(self.cols))):
-            wins = wins[:, :, self.pos]
         t0 = _clock()
-        p = self.model.predict(x=to_model_layout(normalise(wins, self.norm)))
+        p = self.model.predict(x=to_model_layout(np.stack(wins)))
         self.seconds += _clock() - t0
         self.windows += len(ends)
         for e, row in zip(ends, p, strict=True):

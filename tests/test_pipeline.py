@@ -221,3 +221,23 @@ def test_history_is_bounded_in_long_live_runs(rec100):
     s = p.summary()
     assert s["beats"] == p._beat_index > 200  # all beats counted, not only those kept
     assert sum(s["beats_per_class"].values()) == s["beats"]
+
+
+def test_window_stage_matches_the_training_preprocessing(rec100):
+    """Streaming windows == edge_runtime.windowing.record_windows (what training used)."""
+    from edge_runtime.pipeline import WindowStage
+    from edge_runtime.windowing import record_windows
+
+    card = window_card(leads=("II", "V5"))
+    card["preprocessing"]["normalisation"] = {
+        "kind": "per_lead_standard", "leads": ["II", "V5"], "mean": [0.01, -0.02],
+        "std": [0.3, 0.2], "clip_sd": 20.0}
+    sig = rec100.signal[: int(40 * FS)]
+    cap = _Capture(card)
+    st = WindowStage(cap, FS, [0, 1], hop_s=2.0)
+    events = [e for i in range(0, len(sig), 500) for _, e in st.push(sig[i:i + 500])]
+    x_ref, start_ref = record_windows(sig, FS, card, hop_s=2.0)
+    x = np.concatenate(cap.inputs)
+    assert x.shape == x_ref.shape
+    np.testing.assert_allclose(x, x_ref, atol=1e-4)
+    np.testing.assert_allclose([e.start_s for e in events], start_ref, atol=1e-9)
