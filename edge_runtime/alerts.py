@@ -260,6 +260,7 @@ class AlertEngine:
         self._run: dict[str, list[BeatEvent]] = {"V": [], "S": []}
         self._run_end: dict[str, float | None] = {"V": None, "S": None}
         self._pattern_miss = {"bigeminy": 0, "trigeminy": 0}
+        self._pattern_end: dict[str, float] = {}
         self._pause_last: float | None = None
         self._gaps: deque[tuple[float, float]] = deque()  # recent data gaps (start, end) s
         self._asys_ref = 0.0  # asystole clock: last beat, or end of the last technical alarm
@@ -492,7 +493,9 @@ class AlertEngine:
                 self._pattern_miss[name] = 0
                 if name not in self.active:
                     tail_beats = list(self._labeled)[-need:]
-                    self._raise(name, tail_beats[0].time_s,
+                    # a new episode never starts before the previous one of this rule ended
+                    start = max(tail_beats[0].time_s, self._pattern_end.get(name, 0.0))
+                    self._raise(name, start,
                                 {"beats": [x.index for x in tail_beats], "cycles": k}, out)
                 else:
                     self.active[name].evidence["last_beat"] = b.index
@@ -500,6 +503,7 @@ class AlertEngine:
                 self._pattern_miss[name] += 1
                 if self._pattern_miss[name] >= self.rules[name]["clear_beats"]:
                     self._end(name, b.time_s, out)
+                    self._pattern_end[name] = b.time_s
 
     def _pvc_rate(self, b: BeatEvent, out: list) -> None:
         if not self._enabled("pvc_rate"):
