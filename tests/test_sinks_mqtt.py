@@ -164,3 +164,48 @@ def test_ecgedge_run_publishes_alerts(broker, tmp_path):
                        and m[1].get("type") == "tachycardia")
     assert got and got[0][1]["device_id"] == "bed-3"
     lis.close()
+
+
+def test_tls_connection(tmp_path):
+    """MqttSink over TLS to a mosquitto listener with a test CA (openssl makes the certs)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed: cannot make test certificates")
+    from edge_runtime.sinks.mqtt import MqttSink
+
+    def ssl(*args):
+        subprocess.run([openssl, *args], check=True, capture_output=True, cwd=tmp_path)
+
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", "/CN=ecgedge-test-ca")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+        "-subj", "/CN=127.0.0.1")
+    (tmp_path / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    ssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "srv.crt", "-days", "2", "-extfile", "ext.cnf")
+    port = free_port()
+    as_root = "user root\n" if os.geteuid() == 0 else ""
+    conf = tmp_path / "tls.conf"
+    conf.write_text(f"{as_root}listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    f"cafile {tmp_path / 'ca.crt'}\ncertfile {tmp_path / 'srv.crt'}\n"
+                    f"keyfile {tmp_path / 'srv.key'}\npersistence false\n")
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        sink = MqttSink("127.0.0.1", port, "bed-tls", tls=True,
+                        ca_certs=str(tmp_path / "ca.crt"))
+        sink.handle({"event": "alert", "action": "onset", "id": "x", "type": "pause"})
+        assert sink.published >= 2  # online status + the alert, both acknowledged (QoS 1)
+        sink.close()
+        with pytest.raises(EcgEdgeError):  # plain TCP to a TLS listener is refused
+            MqttSink("127.0.0.1", port, "bed-plain", connect_timeout_s=1.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
