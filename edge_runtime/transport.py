@@ -121,7 +121,8 @@ class SerialSource:
         exception type for every transport.
         """
         try:
-            self._port.timeout = timeout
+            if self._port.timeout != timeout:  # the setter reconfigures the port: only on change
+                self._port.timeout = timeout
             data = self._port.read(1)
             if data:
                 waiting = self._port.in_waiting
