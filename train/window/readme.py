@@ -75,9 +75,14 @@ HYP tables: `docs/figures/window_{imbalance,finetune,augment,leads}.png`. Salien
 Grad-CAM on the last conv block, combined per lead with the smoothed |gradient x input|
 (`train/window/saliency.py`), drawn over the conditioned ECG for the most confident test
 positives of each class (and the most confident NORM for HYP):
-`docs/figures/window_*_saliency_*.png`. In the HYP strips the heat sits on QRS complexes,
-strongest in I, aVL, aVR, V1 and V4-V5 (leads of the voltage criteria); this is an
-illustration on a handful of records, not a validation of what the model learned.
+`docs/figures/window_*_saliency_*.png`. In the HYP strips the heat sits on QRS complexes
+(in the examples shown mostly V1-V2 and some limb leads); this illustrates a handful of
+records and does not show what the model learned in general.
+
+Lead subsets: I + II give the frontal axis and rhythm; the third lead was V1 (bundle-branch
+morphology, right-sided voltage, the S wave of Sokolow-Lyon) or V5 (the R wave of Sokolow-Lyon,
+LV strain). Both were run. On validation, V5 was better for HYP and V1 for the six findings, which
+fits that reasoning. These rows are one seed each, and the CIs overlap heavily.
 
 #### Against the issue's targets (fold 10, honest)
 
@@ -85,6 +90,10 @@ HYP: AUROC ~0.91 (target >= 0.95) and F1(HYP) ~0.70-0.78 (target >= 0.86): **not
 subset (922 training records, 159 HYP; the prior works trained on all 21,799 PTB-XL records or
 other cohorts). Six findings: macro AUROC ~0.97 (target >= 0.97) is met in mean, but with
 5-9 test positives per class every per-class number is fragile (see CIs and flags).
+No balancing method beat plain BCE on test AUROC with this seed. Weighted and cost-sensitive
+losses trade specificity for sensitivity at 0.5, as expected. No pre-training regime beat
+training from scratch. The imbalance, fine-tuning, augmentation and lead-subset tables are
+seed 0 only (time budget), so they are not a ranking. A leaky random-split row was not run.
 """
 
 
