@@ -214,11 +214,16 @@ class BeatWindower:
 
     ``samples`` are raw samples at ``fs_in`` (``(n,)`` or ``(n, leads)``); ``peaks`` are the
     absolute sample indices (at ``fs_in``) of R-peaks the detector reported since the last
-    call. A beat is emitted once the next R-peak is known (post-RR) *and* its window end has
-    arrived through filter and resampler. Windows reaching before the stream start are padded
-    with the first conditioned sample; :meth:`flush` emits the pending beats at the end of a
-    stream, padding past the last sample.
+    call. A beat's window is cut as soon as its end has arrived through filter and resampler
+    (so a long pause before the next beat never lets the ring buffer overwrite it), and the
+    beat is emitted once the next R-peak is known too (post-RR). Pushes of any length are
+    processed in chunks shorter than the buffer. Windows reaching before the stream start are
+    padded with the first conditioned sample; :meth:`flush` emits the pending beats at the end
+    of a stream, padding past the last sample.
     """
+
+    #: seconds of input conditioned per chunk inside one push (must stay well under the buffer)
+    CHUNK_S = 10.0
 
     def __init__(self, fs_in: float, n_leads: int = 1, config: BeatConfig | None = None):
         self.config = config or BeatConfig()
@@ -229,12 +234,13 @@ class BeatWindower:
             ecg_filter_sos(fs_in, c.highpass, c.lowpass, c.notch, order=c.order)
         )
         self._resampler = StreamingResampler(fs_in, c.fs)
-        # generous buffer: beats wait for the next R (up to a few seconds of pause)
         self._buffer = RingBuffer(int(c.fs * 30) + c.length, self.n_leads, dtype=np.float32)
+        self._chunk = max(1, int(self.fs_in * self.CHUNK_S))
         self._rr = RRTracker(c.local_beats, c.long_beats)
         self._template = TemplateTracker(c.template_beats) if c.template_beats > 0 else None
-        self._waiting: deque[tuple[int, np.ndarray]] = deque()  # (peak, rr features)
-        self._pending_peak: int | None = None  # last peak, waiting for its successor
+        self._uncut: deque[int] = deque()  # peaks whose window has not fully arrived yet
+        self._cut_wins: deque[tuple[int, np.ndarray]] = deque()  # (peak, window), in order
+        self._feats: deque[np.ndarray] = deque()  # RR features, in peak order
 
     @property
     def latency_beats(self) -> int:
@@ -246,6 +252,7 @@ class BeatWindower:
         return int(round((peak + self._resampler.delay_in) * self.config.fs / self.fs_in))
 
     def _cut(self, peak: int, final: bool) -> np.ndarray | None:
+        """The window of ``peak`` (None until its end has arrived, unless ``final``)."""
         c = self.config
         mid = self.center(peak)
         lo, hi = mid - c.before, mid + c.after
@@ -254,26 +261,30 @@ class BeatWindower:
             return None
         if buf.total == 0:
             return np.zeros((self.n_leads, c.length), dtype=np.float32)
-        a, b = max(lo, buf.start), min(max(hi, buf.start + 1), buf.total)
-        a = min(a, b - 1)
+        a = min(max(lo, buf.start), buf.total - 1)
+        b = min(max(hi, a + 1), buf.total)
         core = buf.get(a, b)
-        pad_lo = np.repeat(core[:1], a - lo, axis=0)
-        pad_hi = np.repeat(core[-1:], hi - b, axis=0)
+        pad_lo = np.repeat(core[:1], max(0, a - lo), axis=0)
+        pad_hi = np.repeat(core[-1:], max(0, c.length - len(pad_lo) - len(core)), axis=0)
         w = np.concatenate([pad_lo, core, pad_hi], axis=0)[: c.length]
         return _median_baseline(w.T.astype(np.float32))
 
-    def _drain(self, final: bool):
-        wins, feats, peaks = [], [], []
-        while self._waiting:
-            peak, f = self._waiting[0]
-            w = self._cut(peak, final)
+    def _cut_ready(self, final: bool) -> None:
+        while self._uncut:
+            w = self._cut(self._uncut[0], final)
             if w is None:
                 break
-            self._waiting.popleft()
+            peak = self._uncut.popleft()
             if self._template is not None:
                 w = self._template.apply(w)
+            self._cut_wins.append((peak, w))
+
+    def _emit(self):
+        wins, feats, peaks = [], [], []
+        while self._cut_wins and self._feats:
+            peak, w = self._cut_wins.popleft()
             wins.append(w)
-            feats.append(f)
+            feats.append(self._feats.popleft())
             peaks.append(peak)
         return self._pack(wins, feats, peaks)
 
@@ -295,22 +306,26 @@ class BeatWindower:
         x = np.asarray(samples, dtype=np.float64)
         if x.ndim == 1:
             x = x[:, None]
-        if x.shape[0]:
-            self._buffer.push(self._resampler.push(self._filter.push(x)).astype(np.float32))
         for p in sorted(int(p) for p in peaks):
             f = self._rr.add(p / self.fs_in)
-            if f is not None and self._pending_peak is not None:
-                self._waiting.append((self._pending_peak, f))
-            self._pending_peak = p
-        return self._drain(final=False)
+            if f is not None:
+                self._feats.append(f)
+            self._uncut.append(p)
+        for s in range(0, x.shape[0], self._chunk):
+            y = self._resampler.push(self._filter.push(x[s : s + self._chunk]))
+            self._buffer.push(y.astype(np.float32))
+            self._cut_ready(final=False)
+        if not x.shape[0]:
+            self._cut_ready(final=False)
+        return self._emit()
 
     def flush(self):
         """End of stream: emit every pending beat (the last one with post-RR := pre-RR)."""
         f = self._rr.finish()
-        if f is not None and self._pending_peak is not None:
-            self._waiting.append((self._pending_peak, f))
-            self._pending_peak = None
-        return self._drain(final=True)
+        if f is not None:
+            self._feats.append(f)
+        self._cut_ready(final=True)
+        return self._emit()
 
 
 def extract_beats(

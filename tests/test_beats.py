@@ -303,3 +303,23 @@ def test_annotate_writes_wfdb_beat_classes(tmp_path):
     assert len(beats.sample) == len(qrs.sample) > 100
     assert np.array_equal(beats.sample, qrs.sample)
     assert set(beats.symbol) <= set("NSVFQ")
+
+
+def test_one_long_push_equals_small_pushes_and_survives_a_long_pause():
+    """A push longer than the 30 s buffer (and a 40 s gap between two beats) never loses or
+    corrupts a window: windows are cut as soon as they arrive, pushes go in chunks."""
+    rec, samples = _record_100(120)
+    x = rec.signal[:, :1]
+    keep = samples[(samples < 30 * rec.fs) | (samples > 70 * rec.fs)]  # a 40 s pause
+    w, f = extract_beats(x, rec.fs, keep)
+    bw = BeatWindower(rec.fs, 1)
+    a, b, p = bw.push(x, keep)
+    a2, b2, p2 = bw.flush()
+    np.testing.assert_array_equal(np.concatenate([p, p2]), keep)
+    np.testing.assert_allclose(np.concatenate([a, a2]), w, atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([b, b2]), f, atol=1e-6)
+    small = BeatWindower(rec.fs, 1)
+    got = [small.push(x[s : s + 360], keep[(keep >= s) & (keep < s + 360)])[0]
+           for s in range(0, rec.n_samples, 360)]
+    got.append(small.flush()[0])
+    np.testing.assert_allclose(np.concatenate(got), w, atol=1e-6)
