@@ -16,6 +16,8 @@ back-off, and reports ``reconnected``. The caller passes these events to the dec
 
 from __future__ import annotations
 
+import select
+import socket
 import sys
 import threading
 import time
@@ -23,13 +25,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from edge_runtime.errors import EcgEdgeError
 
 __all__ = [
     "ByteSource",
     "FileSource",
+    "TcpSource",
     "TransportEvent",
     "ReconnectingReader",
     "open_source",
@@ -139,6 +142,47 @@ class SerialSource:
             pass
 
 
+class TcpSource:
+    """``socket://host:port``: a TCP client that returns everything the kernel holds per read.
+
+    pyserial's socket URL reports ``in_waiting`` as 0/1 (not a byte count), so reading
+    through it fetches one or two bytes per call and caps a TCP stream at a few thousand
+    bytes per second of Python overhead; a plain socket with ``select`` + ``recv`` does not.
+    """
+
+    def __init__(self, url: str, connect_timeout: float = 5.0) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        if parts.scheme != "socket" or not parts.hostname or parts.port is None:
+            raise EcgEdgeError(f"bad TCP URL {url} (socket://HOST:PORT)")
+        try:
+            self._sock = socket.create_connection((parts.hostname, parts.port), connect_timeout)
+        except OSError as exc:
+            raise EcgEdgeError(f"cannot open port {url}: {_short(exc)}") from None
+        self._sock.setblocking(False)
+
+    def read_some(self, timeout: float) -> bytes | None:
+        """Bytes that arrive within ``timeout``; ``ConnectionError`` when the peer closed."""
+        try:
+            ready, _, _ = select.select([self._sock], [], [], timeout)
+            if not ready:
+                return b""
+            data = self._sock.recv(1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError as exc:
+            raise ConnectionError(_short(exc)) from None
+        if not data:
+            raise ConnectionError("connection closed by peer")
+        return data
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
 def _short(exc: BaseException) -> str:
     msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return msg[:200]
@@ -152,7 +196,7 @@ def is_replay_url(url: str) -> bool:
     return p.is_file() and not url.startswith("/dev/")
 
 
-def open_source(url: str, baudrate: int = 115200) -> FileSource | SerialSource:
+def open_source(url: str, baudrate: int = 115200) -> FileSource | SerialSource | TcpSource:
     """Open ``url`` (see module doc); one-line :class:`EcgEdgeError` if it cannot be opened."""
     if is_replay_url(url):
         path, rate = url, None
@@ -167,6 +211,8 @@ def open_source(url: str, baudrate: int = 115200) -> FileSource | SerialSource:
                     msg = f"bad replay URL {url} (file:PATH?rate=BYTES_PER_S)"
                     raise EcgEdgeError(msg) from None
         return FileSource(path, rate)
+    if url.startswith("socket://"):
+        return TcpSource(url)
     return SerialSource(url, baudrate)
 
 
@@ -189,7 +235,7 @@ class ReconnectingReader:
         backoff_max: float = 2.0,
         max_down_s: float | None = None,
         wait_first: bool = False,
-        opener: Callable[[str], FileSource | SerialSource] | None = None,
+        opener: Callable[[str], ByteSource] | None = None,
     ) -> None:
         self.url = url
         self.read_timeout = read_timeout
@@ -198,7 +244,7 @@ class ReconnectingReader:
         self.max_down_s = max_down_s
         self.wait_first = wait_first
         self._open = opener or (lambda u: open_source(u, baudrate))
-        self.source: FileSource | SerialSource | None = None
+        self.source: FileSource | SerialSource | TcpSource | None = None
         self.disconnects = 0
         self.reconnects = 0
 
