@@ -12,7 +12,8 @@ from edge_runtime.dsp import ecg_filter_sos, filter_signal
 from edge_runtime.windowing import condition, fit_normalisation, normalise
 from train.data import ptbxl
 from train.models import build
-from train.models.window_cnn import count_macs, count_params
+from train.models.complexity import count_params
+from train.models.window_cnn import count_macs
 from train.window import metrics as M
 from train.window.augment import augment_batch
 from train.window.data import (

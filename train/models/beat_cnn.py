@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from train.models import register
+from train.models import complexity, register
 
 N_RR = 7
 
@@ -150,35 +150,5 @@ class BeatCNNGRU(nn.Module):
 
 
 def count_macs(model: nn.Module, x: torch.Tensor, rr: torch.Tensor | None = None) -> int:
-    """Multiply-accumulates of one forward pass (conv, linear, GRU), counted with hooks."""
-    total = 0
-
-    def conv_hook(m, inp, out):
-        nonlocal total
-        total += out.numel() // out.shape[0] * (m.in_channels // m.groups) * m.kernel_size[0]
-
-    def lin_hook(m, inp, out):
-        nonlocal total
-        total += out.numel() // out.shape[0] * m.in_features
-
-    def gru_hook(m, inp, out):
-        nonlocal total
-        steps = inp[0].shape[1]
-        total += steps * 3 * m.hidden_size * (m.input_size + m.hidden_size)
-
-    hooks = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv1d):
-            hooks.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            hooks.append(m.register_forward_hook(lin_hook))
-        elif isinstance(m, nn.GRU):
-            hooks.append(m.register_forward_hook(gru_hook))
-    was = model.training
-    model.eval()
-    with torch.no_grad():
-        model(x[:1], None if rr is None else rr[:1])
-    model.train(was)
-    for h in hooks:
-        h.remove()
-    return int(total)
+    """Multiply-accumulates of one forward pass (conv, linear, GRU) on one beat."""
+    return complexity.count_macs(model, x, rr)

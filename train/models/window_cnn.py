@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from train.models import register
+from train.models import complexity, register
 
 
 def _conv_block(c_in: int, c_out: int, k: int) -> nn.Sequential:
@@ -182,36 +182,6 @@ class WindowResNet(nn.Module):
         return self.head(self.features(x))
 
 
-def count_params(model: nn.Module) -> int:
-    """Trainable parameter count."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def count_macs(model: nn.Module, n_leads: int = 12, n_samples: int = 1000) -> int:
-    """Multiply-accumulates of one forward pass, counted from Conv1d/Linear shapes via hooks
-    (BN, ReLU, pooling and SE scaling are a rounding error next to the convolutions)."""
-    total = 0
-
-    def conv_hook(mod: nn.Conv1d, _inp, out: torch.Tensor) -> None:
-        nonlocal total
-        k = mod.kernel_size[0]
-        total += out.shape[2] * out.shape[1] * (mod.in_channels // mod.groups) * k
-
-    def lin_hook(mod: nn.Linear, _inp, out: torch.Tensor) -> None:
-        nonlocal total
-        total += mod.in_features * mod.out_features
-
-    hooks = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv1d):
-            hooks.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            hooks.append(m.register_forward_hook(lin_hook))
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, n_leads, n_samples))
-    model.train(was_training)
-    for h in hooks:
-        h.remove()
-    return int(total)
+    """Multiply-accumulates of one forward pass on one ``n_leads x n_samples`` window."""
+    return complexity.count_macs(model, torch.zeros(1, n_leads, n_samples))

@@ -26,7 +26,8 @@ from tqdm import tqdm
 from edge_runtime.windowing import WINDOW_FS, WINDOW_SECONDS, fit_normalisation, normalise
 from train import losses
 from train.models import build
-from train.models.window_cnn import count_macs, count_params
+from train.models.complexity import count_params
+from train.models.window_cnn import count_macs
 from train.window import metrics as M
 from train.window.augment import augment_batch
 from train.window.data import Conditioned, TaskData, build_task
