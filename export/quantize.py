@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+from onnx import helper, numpy_helper
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -71,6 +72,10 @@ class QuantConfig:
     activations: str = "QUInt8"
     weights: str = "QInt8"
     keep_float: str = "none"
+    #: Weights of the layers ``keep_float`` leaves in float are still stored as int8
+    #: (per-channel, symmetric) behind a DequantizeLinear: the activations those layers see
+    #: stay float (the reason to keep them), but the file does not carry fp32 weights.
+    float_layer_weights: str = "int8"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,8 +144,12 @@ def quantize_onnx(
 ) -> list[str]:
     """Statically quantize ``fp32_path`` to ``int8_path`` (card copied over, not updated).
 
-    Returns the names of the nodes left in float (see :data:`KEEP_FLOAT`).
+    Returns the nodes whose activations stay float (see :data:`KEEP_FLOAT`), as
+    ``"<op type>:<name>"``; their weights are int8 too unless ``config.float_layer_weights``
+    is ``"float"``.
     """
+    if config.float_layer_weights not in ("int8", "float"):
+        raise EcgEdgeError("float_layer_weights must be 'int8' or 'float'")
     if config.method not in _METHODS:
         raise EcgEdgeError(f"unknown calibration method {config.method!r} ({', '.join(METHODS)})")
     fp32 = onnx.load(str(fp32_path))
@@ -167,7 +176,9 @@ def quantize_onnx(
         pre = Path(tmp) / "pre.onnx"
         _preprocess(Path(fp32_path), pre)
         out = Path(tmp) / "int8.onnx"
-        exclude = float_nodes(onnx.load(str(pre)), config.keep_float)
+        pre_model = onnx.load(str(pre))
+        exclude = float_nodes(pre_model, config.keep_float)
+        ops = {n.name: n.op_type for n in pre_model.graph.node}
         logging.getLogger("root").setLevel(logging.ERROR)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
@@ -190,18 +201,77 @@ def quantize_onnx(
             msg = f"int8 quantization ({config.method}) failed: {first[:200]}"
             raise EcgEdgeError(msg) from None
         q = onnx.load(str(out))
+    if config.float_layer_weights == "int8":
+        weight_only_int8(q, exclude)
     set_card(q, card)
     q.producer_name = "ecgedge.export"
     save_checked(q, int8_path)
-    return exclude
+    return [f"{ops[n]}:{n}" for n in exclude]
+
+
+def weight_only_int8(model: onnx.ModelProto, node_names: list[str]) -> list[str]:
+    """Store the fp32 weight initializer of each named Conv/Gemm as int8 + DequantizeLinear.
+
+    Per output channel, symmetric (zero point 0, scale = max|w| / 127): the layer still
+    computes in float, so only the weight rounding error is added (for the first layer,
+    whose *input* quantization is what costs accuracy, this error is far smaller). Returns
+    the names of the weights converted.
+    """
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    uses: dict[str, int] = {}
+    for n in g.node:
+        for x in n.input:
+            uses[x] = uses.get(x, 0) + 1
+    wanted = set(node_names)
+    dq_nodes, done = [], []
+    for n in g.node:
+        if n.name not in wanted or n.op_type not in _WEIGHTED or len(n.input) < 2:
+            continue
+        w = n.input[1]
+        if w not in inits or uses.get(w, 0) != 1 or inits[w].data_type != onnx.TensorProto.FLOAT:
+            continue
+        a = numpy_helper.to_array(inits[w]).astype(np.float32)
+        axis = 0  # Conv: [out, in, k]; Gemm(transB=1) / torch Linear: [out, in]
+        if n.op_type != "Conv" and not any(at.name == "transB" and at.i for at in n.attribute):
+            axis = a.ndim - 1  # Gemm without transB and MatMul: [in, out]
+        red = tuple(i for i in range(a.ndim) if i != axis)
+        scale = (np.maximum(np.abs(a).max(axis=red), 1e-12) / 127.0).astype(np.float32)
+        shape = [1] * a.ndim
+        shape[axis] = -1
+        q = np.clip(np.rint(a / scale.reshape(shape)), -127, 127).astype(np.int8)
+        g.initializer.remove(inits[w])
+        g.initializer.extend([
+            numpy_helper.from_array(q, f"{w}_w8"),
+            numpy_helper.from_array(scale, f"{w}_w8_scale"),
+            numpy_helper.from_array(np.zeros(a.shape[axis], np.int8), f"{w}_w8_zero_point"),
+        ])
+        dq_nodes.append(helper.make_node(
+            "DequantizeLinear", [f"{w}_w8", f"{w}_w8_scale", f"{w}_w8_zero_point"], [w],
+            name=f"{n.name}_w8_dq", axis=axis,
+        ))
+        done.append(w)
+    for node in reversed(dq_nodes):  # constants first keeps the graph topologically sorted
+        g.node.insert(0, node)
+    return done
 
 
 def _preprocess(src: Path, dst: Path) -> None:
-    """onnxruntime's recommended pre-quantization pass (shape inference + graph folding)."""
-    try:
-        from onnxruntime.quantization.shape_inference import quant_pre_process
+    """onnxruntime's recommended pre-quantization pass (shape inference + graph folding).
 
-        quant_pre_process(str(src), str(dst), skip_symbolic_shape=False)
-    except Exception:
-        # The pass is an optimisation; the dynamo graph is already folded and typed.
-        dst.write_bytes(src.read_bytes())
+    Symbolic shape inference fails on the dynamo graphs' ReduceMean/Unsqueeze with a
+    dynamic batch; before this fallback existed the whole pass was silently skipped, which
+    changed which tensors the quantizer saw (and cost the window models their all-int8
+    candidates). ONNX shape inference plus the optimisation step is what matters here.
+    """
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    src, dst = Path(src), Path(dst)
+    for skip_symbolic in (False, True):
+        try:
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=skip_symbolic)
+            return
+        except Exception:  # noqa: BLE001 - the next, lighter setting is tried
+            continue
+    # The pass is an optimisation; the dynamo graph is already folded and typed.
+    dst.write_bytes(src.read_bytes())
