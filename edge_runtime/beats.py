@@ -143,7 +143,8 @@ class RRTracker:
         self._local.append(pre)
         self._long.append(pre)
         self._long_sum += pre
-        local = float(np.mean(self._local))
+        # np.mean's own arithmetic (pairwise add.reduce, then / n) without its wrapper cost
+        local = float(np.add.reduce(np.array(self._local)) / len(self._local))
         long = self._long_sum / len(self._long)
         return np.array(
             [pre, post, local, long, pre / long, post / long, local / long], dtype=np.float64
@@ -192,21 +193,70 @@ class TemplateTracker:
     differs from *this* patient's usual beat), which is what transfers to unseen patients:
     a bundle-branch-block patient's wide normal beats differ little from their own template.
     The first beat of a stream uses itself as template (difference 0).
+
+    Speed: instead of ``np.median`` over the K stored windows for every beat (a partition
+    along a strided axis, ~0.1 ms), each sample position keeps its last K values *sorted*
+    (``(leads*L, K)``, rows contiguous); a new beat replaces the oldest value in each row and
+    the nearly sorted rows are re-sorted. The median is then read off the middle one or two
+    columns with ``np.median``'s own arithmetic (float32 ``(lo + hi) / 2``), so the template
+    is bit-identical. A non-finite sample switches to plain ``np.median`` for good (its NaN
+    semantics).
     """
 
     def __init__(self, beats: int) -> None:
         self._hist: deque[np.ndarray] = deque(maxlen=beats)
+        self._sorted: np.ndarray | None = None  # (leads*L, n) per-position sorted history
+        self._exact_only = False
+
+    def _median(self) -> np.ndarray:
+        s = self._sorted
+        assert s is not None
+        n = s.shape[1]
+        if n % 2:
+            return s[:, n // 2].copy()
+        return (s[:, n // 2 - 1] + s[:, n // 2]) / 2
 
     def apply(self, w: np.ndarray) -> np.ndarray:
         """``(leads, L)`` window -> ``(2*leads, L)``: the window, then window - template."""
-        tpl = np.median(np.stack(self._hist), axis=0) if self._hist else w
+        if not self._exact_only and not np.isfinite(w).all():
+            self._exact_only = True
+            self._sorted = None
+        if self._exact_only:
+            tpl = np.median(np.stack(self._hist), axis=0) if self._hist else w
+        else:
+            tpl = self._median().reshape(w.shape) if self._hist else w
+        if not self._exact_only:
+            flat = np.asarray(w, dtype=np.float32).reshape(-1, 1)
+            if self._sorted is None:
+                self._sorted = flat.copy()
+            elif len(self._hist) < (self._hist.maxlen or 0):
+                self._sorted = np.sort(np.concatenate([self._sorted, flat], axis=1), axis=1)
+            else:  # full: the oldest window leaves, this one enters, in every row
+                old = np.asarray(self._hist[0], dtype=np.float32).reshape(-1, 1)
+                s = self._sorted
+                col = np.argmax(s == old, axis=1)  # a position holding the old value
+                s[np.arange(len(s)), col] = flat[:, 0]
+                s.sort(axis=1)
         self._hist.append(w)
         return np.concatenate([w, (w - tpl).astype(np.float32)], axis=0)
 
 
 def _median_baseline(w: np.ndarray) -> np.ndarray:
-    """Subtract each lead's window median: removes residual offset, keeps mV amplitude."""
-    return w - np.median(w, axis=-1, keepdims=True)
+    """Subtract each lead's window median: removes residual offset, keeps mV amplitude.
+
+    ``np.median``'s arithmetic (partition, then the mean of the middle one or two values in
+    the input's dtype) without its per-call wrapper cost; bit-identical.
+    """
+    n = w.shape[-1]
+    if n == 0 or not np.isfinite(w).all():
+        return w - np.median(w, axis=-1, keepdims=True)
+    h = n // 2
+    if n % 2:
+        med = np.partition(w, h, axis=-1)[..., h : h + 1]
+    else:
+        part = np.partition(w, (h - 1, h), axis=-1)
+        med = (part[..., h - 1 : h] + part[..., h : h + 1]) / 2
+    return w - med
 
 
 class BeatWindower:

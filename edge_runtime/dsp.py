@@ -15,7 +15,13 @@ from fractions import Fraction
 from math import gcd
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 from scipy import signal
+
+try:  # the compiled core of ``scipy.signal.sosfilt`` (identical arithmetic, no per-call checks)
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_core
+except ImportError:  # pragma: no cover - a scipy that moved it: use the public function
+    _sosfilt_core = None
 
 __all__ = [
     "design_bandpass",
@@ -102,8 +108,11 @@ class SosFilter:
     """
 
     def __init__(self, sos: np.ndarray) -> None:
-        self.sos = np.atleast_2d(np.asarray(sos, dtype=np.float64))
+        self.sos = np.ascontiguousarray(np.atleast_2d(np.asarray(sos, dtype=np.float64)))
         self._zi_unit = signal.sosfilt_zi(self.sos)  # (sections, 2)
+        # state as (leads, sections, 2), the layout of scipy's compiled core, so a push is one
+        # copy of the block plus one call (``sosfilt`` re-validates and re-lays out ~10 arrays
+        # per call, ~0.1 ms: more than the filtering of a 1 s block)
         self._zi: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -116,11 +125,17 @@ class SosFilter:
         if x.shape[0] == 0:
             return np.zeros((0,) if was_1d else (0, x.shape[1]))
         if self._zi is None:
-            self._zi = self._zi_unit[:, :, None] * x[0][None, None, :]
-        elif self._zi.shape[2] != x.shape[1]:
-            raise ValueError(f"lead count changed from {self._zi.shape[2]} to {x.shape[1]}")
-        y, self._zi = signal.sosfilt(self.sos, x, axis=0, zi=self._zi)
-        return y[:, 0] if was_1d else y
+            self._zi = np.ascontiguousarray(self._zi_unit[None, :, :] * x[0][:, None, None])
+        elif self._zi.shape[0] != x.shape[1]:
+            raise ValueError(f"lead count changed from {self._zi.shape[0]} to {x.shape[1]}")
+        if _sosfilt_core is None:  # pragma: no cover
+            y, zi = signal.sosfilt(self.sos, x, axis=0, zi=self._zi.transpose(1, 2, 0))
+            self._zi = np.ascontiguousarray(zi.transpose(2, 0, 1))
+            return y[:, 0] if was_1d else y
+        # exactly what sosfilt(axis=0) does after its checks: filter (leads, n) in place
+        y = np.array(x.T, dtype=np.float64, order="C")
+        _sosfilt_core(self.sos, y, self._zi)
+        return y[0] if was_1d else y.T
 
 
 def filter_signal(x: np.ndarray, sos: np.ndarray) -> np.ndarray:
@@ -163,9 +178,46 @@ class StreamingResampler:
         self.taps = self._h_poly.shape[1]
         #: group delay of the causal FIR, in input samples (the FIR centre tap)
         self.delay_in = half_len / self.up
-        self._hist: np.ndarray | None = None  # last `taps-1` inputs, (taps-1, leads)
+        # the last `taps` inputs, (taps, leads): the first output not yet produced may sit
+        # just before the newest input (m_k = n_in - 1), so its oldest tap reads n_in - taps
+        self._hist: np.ndarray | None = None
         self._n_in = 0  # inputs consumed so far
         self._n_out = 0  # outputs produced so far
+        self._rows: np.ndarray | None = None  # periodic table of branch rows (_branch_rows)
+
+    def _branch_rows(self, k0: int, n: int) -> np.ndarray:
+        """``h_poly[(k * down) % up]`` for ``k0 <= k < k0 + n`` as a contiguous ``(n, taps)``.
+
+        The branch of output ``k`` depends on ``k mod up`` only, so the rows are a slice of
+        one cached periodic table (no per-push gather).
+        """
+        r0 = k0 % self.up
+        if self._rows is None or len(self._rows) < r0 + n:
+            reps = -(-(r0 + n) // self.up) + 1
+            branch = (np.arange(self.up * reps) * self.down) % self.up
+            self._rows = np.ascontiguousarray(self._h_poly[branch])
+        return self._rows[r0 : r0 + n]
+
+    def _gather(self, buf: np.ndarray, k0: int, n: int, offset: int) -> np.ndarray:
+        """``buf[m_k - offset - t]`` for outputs ``k0 <= k < k0 + n``, as ``(n, taps, leads)``.
+
+        Equals fancy indexing with ``m_k = (k * down) // up``, but as ``up`` strided copies:
+        outputs ``k`` of one residue class mod ``up`` read inputs ``down`` apart. The copies
+        read a time-reversed buffer, so each output's ``(taps, leads)`` block is contiguous.
+        """
+        rev = buf[::-1].copy()  # rev[i] = buf[len(buf) - 1 - i]
+        last = len(buf) - 1
+        if (k0 * self.down) // self.up - offset < self.taps - 1:  # never: hist holds enough
+            raise RuntimeError("StreamingResampler: history too short")
+        out = np.empty((n, self.taps, buf.shape[1]))
+        s0, s1 = rev.strides
+        for r in range(min(self.up, n)):
+            start = ((k0 + r) * self.down) // self.up - offset  # buf row of tap 0
+            cnt = len(range(r, n, self.up))
+            view = as_strided(rev[last - start :], shape=(cnt, self.taps, buf.shape[1]),
+                              strides=(-self.down * s0, s0, s1), writeable=False)
+            out[r :: self.up] = view
+        return out
 
     def push(self, block: np.ndarray) -> np.ndarray:
         """Consume input samples; return every output sample now computable."""
@@ -173,25 +225,21 @@ class StreamingResampler:
         if self._hist is None:
             if x.shape[0] == 0:
                 return np.zeros((0,) if was_1d else (0, x.shape[1]))
-            self._hist = np.repeat(x[:1], self.taps - 1, axis=0)
-        buf = np.concatenate([self._hist, x], axis=0)  # buf[0] is input index n_in-(taps-1)
+            self._hist = np.repeat(x[:1], self.taps, axis=0)
+        buf = np.concatenate([self._hist, x], axis=0)  # buf[0] is input index n_in - taps
         n_total = self._n_in + x.shape[0]
         # output k is ready when floor(k*down/up) <= n_total-1
         k_end = ((n_total - 1) * self.up) // self.down + 1 if n_total else 0
-        ks = np.arange(self._n_out, k_end)
-        if ks.size:
-            pos = ks * self.down
-            m = pos // self.up  # newest input index used
-            p = pos % self.up  # polyphase branch
-            offset = self._n_in - (self.taps - 1)
-            idx = (m - offset)[:, None] - np.arange(self.taps)[None, :]
-            vals = buf[idx]  # (K, taps, leads)
-            y = np.einsum("kt,ktc->kc", self._h_poly[p], vals)
+        n_k = k_end - self._n_out
+        if n_k > 0:
+            offset = self._n_in - self.taps
+            vals = self._gather(buf, self._n_out, n_k, offset)  # (K, taps, leads)
+            y = np.einsum("kt,ktc->kc", self._branch_rows(self._n_out, n_k), vals)
         else:
             y = np.zeros((0, x.shape[1]))
         self._n_out = k_end
         self._n_in = n_total
-        self._hist = buf[-(self.taps - 1) :] if self.taps > 1 else buf[:0]
+        self._hist = buf[-self.taps :]
         return y[:, 0] if was_1d else y
 
 
@@ -246,8 +294,11 @@ class RingBuffer:
             raise IndexError(
                 f"samples [{start}, {stop}) not held (have [{self.start}, {self.total}))"
             )
-        idx = np.arange(start, stop) % self.capacity
-        return self._data[idx]
+        i0 = start % self.capacity
+        n = stop - start
+        if i0 + n <= self.capacity:  # one contiguous piece (a copy, as fancy indexing gave)
+            return self._data[i0 : i0 + n].copy()
+        return np.concatenate([self._data[i0:], self._data[: i0 + n - self.capacity]])
 
     def latest(self, n: int) -> np.ndarray:
         """The newest ``n`` samples (fewer if fewer were pushed)."""

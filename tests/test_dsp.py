@@ -43,7 +43,8 @@ def test_sos_filter_blockwise_equals_whole(cuts: list[int], fs: float) -> None:
 @settings(max_examples=40, deadline=None)
 @given(
     cuts=st.lists(st.integers(0, 3000), max_size=25),
-    rates=st.sampled_from([(360, 100), (500, 100), (100, 500), (360, 180), (250, 360), (100, 100)]),
+    rates=st.sampled_from([(360, 100), (500, 100), (100, 500), (360, 180), (250, 360), (100, 100),
+                          (500, 180), (250, 180), (128, 100)]),
 )
 def test_resampler_blockwise_equals_whole(cuts: list[int], rates: tuple[int, int]) -> None:
     fs_in, fs_out = rates
