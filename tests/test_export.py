@@ -278,6 +278,82 @@ def test_keep_float_leaves_first_layer_unquantized(beat_ckpt, tmp_path) -> None:
     first_conv = next(n for n in q.graph.node if n.op_type == "Conv")
     # its input is the raw float graph input, not a DequantizeLinear output
     assert first_conv.input[0] == "x"
+    # ... but its weights are stored as int8 behind a per-channel DequantizeLinear
+    producer = {o: n for n in q.graph.node for o in n.output}
+    dq = producer[first_conv.input[1]]
+    inits = {i.name: i for i in q.graph.initializer}
+    assert dq.op_type == "DequantizeLinear"
+    assert inits[dq.input[0]].data_type == onnx.TensorProto.INT8
+    assert list(inits[dq.input[1]].dims) == [4]  # one scale per output channel
+    # float_layer_weights="float" keeps the fp32 weight initializer instead
+    quantize_onnx(fp32, tmp_path / "qf.onnx", beat_split(64, 1).inputs,
+                  QuantConfig(keep_float="first", float_layer_weights="float"))
+    qf = onnx.load(str(tmp_path / "qf.onnx"))
+    conv_f = next(n for n in qf.graph.node if n.op_type == "Conv")
+    assert conv_f.input[1] in {i.name for i in qf.graph.initializer}
+    # the int8-weight layer stays close to the all-float one
+    x = beat_split(16, 5).inputs
+    a = load_model(tmp_path / "q.onnx").logits(**x)
+    b = load_model(tmp_path / "qf.onnx").logits(**x)
+    assert np.max(np.abs(a - b)) < 0.1 * (np.max(np.abs(b)) + 1e-6) + 1e-3
+
+
+@pytest.mark.parametrize("method", ["minmax", "percentile", "entropy"])
+@pytest.mark.parametrize("n", [128, 70, 20])
+def test_every_calibration_method_runs(method, n, beat_ckpt, tmp_path) -> None:
+    """Every calibration method quantizes, also with a calibration set that is not a whole
+    number of batches (histogram calibrators stack batches: a short last batch used to be
+    an 'inhomogeneous shape' error) and with fewer examples than one batch."""
+    from export.onnx_export import export_onnx
+    from export.quantize import METHODS
+
+    assert method in METHODS
+    ck = load_checkpoint(beat_ckpt)
+    fp32 = export_onnx(ck.model, ck.card, tmp_path / "m.onnx", beat_split(2, 0).inputs)
+    quantize_onnx(fp32, tmp_path / "q.onnx", beat_split(n, 2).inputs, QuantConfig(method=method))
+    m = load_model(tmp_path / "q.onnx")
+    assert m.card["task"] == "beat"
+    p = m.predict(**beat_split(3, 4).inputs)
+    assert p.shape == (3, 5) and np.all(np.isfinite(p))
+
+
+def test_artifacts_are_compact_and_keep_card(exported) -> None:
+    """What inference does not read is gone (value_info, zero bias zero points, long
+    names); graph input/output names and every card field stay."""
+    out, report = exported
+    for prec in ("fp32", "int8"):
+        m = onnx.load(str(out / f"beat.{prec}.onnx"))
+        assert len(m.graph.value_info) == 0
+        assert [i.name for i in m.graph.input] == ["x", "rr"]
+        assert [o.name for o in m.graph.output] == ["logits"]
+        assert all(len(n.name) <= 8 for n in m.graph.node)
+        raw = next(p.value for p in m.metadata_props if p.key == CARD_KEY)
+        card = json.loads(raw)
+        assert raw == json.dumps(card, sort_keys=True, separators=(",", ":"))  # compact JSON
+        assert card["training"]["train_ids"] == ["t1"] and card["export"]["command"] == "pytest"
+    q = onnx.load(str(out / "beat.int8.onnx"))
+    inits = {i.name: i for i in q.graph.initializer}
+    for n in q.graph.node:
+        if n.op_type == "DequantizeLinear" and len(n.input) == 3:
+            assert inits[n.input[2]].data_type != onnx.TensorProto.INT32
+    card = load_model(out / "beat.int8.onnx").card
+    assert card["quantization"]["calibration"]["ids"] == ["t1"]
+    assert card["metrics_int8"]["n"] == report.parity["int8"]["n"]
+
+
+def test_compact_graph_keeps_outputs(beat_ckpt, tmp_path) -> None:
+    from export.onnx_export import compact_graph
+
+    ck = load_checkpoint(beat_ckpt)
+    x = beat_split(8, 3).inputs
+    from export.onnx_export import export_onnx
+
+    path = export_onnx(ck.model, ck.card, tmp_path / "m.onnx", beat_split(2, 0).inputs)
+    before = load_model(path).logits(**x)
+    m = onnx.load(str(path))
+    compact_graph(m)  # idempotent on an already compact graph
+    onnx.save(m, str(tmp_path / "m2.onnx"))
+    np.testing.assert_array_equal(load_model(tmp_path / "m2.onnx").logits(**x), before)
 
 
 def test_calibration_reader_strides_and_sampler() -> None:
