@@ -363,6 +363,8 @@ class Pipeline:
         self.beat_samples: list[int] = []
         self.beat_labels: list[str | None] = []
         self.label_latency: list[float] = []  # signal seconds from R peak to label
+        #: per labelled beat (beat model only): (R -> successor decided, R -> window end), s
+        self.label_latency_parts: list[tuple[float, float]] = []
         self.detect_latency: list[float] = []
         self.class_counts: Counter[str] = Counter()
         self.gaps = 0
@@ -545,7 +547,11 @@ class Pipeline:
             sample, _ = self._beats.popleft()
             assert sample == peak, (sample, peak)
             succ = self._beats[0][1] + 1 if self._beats else self.n
-            key = self.n if final else max(succ, st.window_ready_at(int(peak)))
+            ready = st.window_ready_at(int(peak))
+            key = self.n if final else max(succ, ready)
+            # latency parts (signal s after R): successor decided (post-RR), window end
+            self.label_latency_parts.append(((succ - 1 - peak) / self.fs,
+                                             (ready - 1 - peak) / self.fs))
             idx = self._index_of.pop(int(peak))
             label = st.classes[int(ki)]
             self._put(key, BeatLabel(idx, peak / self.fs, label, float(pi)))
@@ -592,6 +598,7 @@ class Pipeline:
         del self.beat_samples[:k], self.beat_labels[:k]
         self._beat_base += k
         del self.label_latency[: max(0, len(self.label_latency) - k)]
+        del self.label_latency_parts[: max(0, len(self.label_latency_parts) - k)]
         del self.detect_latency[: max(0, len(self.detect_latency) - k)]
         keep = self.cfg.max_history_beats // 10
         if len(self.updates) > keep:

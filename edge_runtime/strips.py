@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import wfdb
 
 from edge_runtime.alerts import Alert
 from edge_runtime.dsp import RingBuffer
@@ -46,6 +45,8 @@ def write_strip(
     sig = np.asarray(signal, dtype=np.float64)
     if sig.shape[0] < 2:  # WFDB needs samples; a strip of nothing is padded with one sample
         sig = np.zeros((2, len(leads)))
+    import wfdb  # lazy: wfdb pulls in pandas (~50 MB RSS); only a strip being written needs it
+
     wfdb.wrsamp(path.name, fs=fs, units=["mV"] * len(leads), sig_name=list(leads),
                 p_signal=sig, fmt=["16"] * len(leads), adc_gain=[200.0] * len(leads),
                 baseline=[0] * len(leads), write_dir=str(path.parent),

@@ -11,20 +11,27 @@ the base install) the numpy path runs, ~5x slower on 1-s blocks because of per-c
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import numpy as np
 
-try:  # pragma: no cover - depends on the environment
-    from numba import njit
+#: numba is importable (checked without importing it: importing numba + llvmlite costs tens of
+#: MB of RSS and ~1 s, so it is loaded by :func:`compile_kernel` only when a one-lead stream
+#: actually starts). ``ECGEDGE_NUMBA=0`` in the environment keeps it out of the process.
+HAVE_NUMBA = (
+    os.environ.get("ECGEDGE_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
+)
+_COMPILED = False
 
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    HAVE_NUMBA = False
 
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        def wrap(f):
-            return f
+def njit(*args, **kwargs):
+    """Marker standing in for ``numba.njit`` until :func:`compile_kernel` runs (identity)."""
 
-        return wrap
+    def wrap(f):
+        return f
+
+    return wrap
 
 
 # int64 state slots
@@ -164,3 +171,18 @@ def _test(p, last, A, W, win_lo, win_hi, gd_loc, m_ring, e_ring, loc_ring, mask,
     out_s[n_out] = s
     outf[n_out] = best
     return n_out + 1
+
+
+def compile_kernel() -> bool:
+    """Import numba and replace the loop functions by compiled ones (once); False if absent."""
+    global _COMPILED, run_block, _test
+    if _COMPILED:
+        return True
+    if not HAVE_NUMBA:
+        return False
+    from numba import njit as _njit  # the expensive import, only here
+
+    _test = _njit(cache=True, nogil=True)(_test)  # run_block resolves it at compile time
+    run_block = _njit(cache=True, nogil=True)(run_block)
+    _COMPILED = True
+    return True

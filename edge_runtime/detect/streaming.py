@@ -264,6 +264,7 @@ class StreamingDetector:
                 and _kernel.HAVE_NUMBA
                 and self._backend_req != "numpy"
                 and self.cfg.localise == "loc"  # the compiled loop implements this mode
+                and _kernel.compile_kernel()  # numba is imported here, on first use only
             ):
                 self._init_numba()
         elif x.shape[1] != self._n_leads:
