@@ -311,6 +311,8 @@ class BeatWindower:
             return None
         if buf.total == 0:
             return np.zeros((self.n_leads, c.length), dtype=np.float32)
+        if lo >= buf.start and hi <= buf.total:  # the usual case: no padding, one copy
+            return _median_baseline(np.ascontiguousarray(buf.get(lo, hi).T, dtype=np.float32))
         a = min(max(lo, buf.start), buf.total - 1)
         b = min(max(hi, a + 1), buf.total)
         core = buf.get(a, b)
