@@ -53,11 +53,14 @@ thresholds do not transfer; we report that rather than tune on test.
 
 Reproduce everything (cached per run under `runs/window/`, resumable):
 `ecgedge train window --study all --seeds 0,1,2` then `python -m train.window.readme --write`.
-Measured here: a 12-lead SE-CNN HYP run takes ~55 s on an idle core (~2-3 min on this shared
-machine), the ResNet ~2x, a six-finding run ~1.6x; the full study with 3 seeds everywhere is
-about 90 runs, roughly 1.5-2 h on 2 idle cores (an estimate from those per-run times, not a
-measured end-to-end run). In this session the headline used 3 seeds and the other parts seed 0
-only, because the 2 cores were shared by six engineers; those rows say "seeds [0]".
+Measured here: the imbalance, fine-tuning, augmentation and lead-subset parts with 3 seeds
+(58 runs) took 65 core-minutes: `--study imbalance,finetune` 20 min and `--study
+augment,leads` 45 min, run side by side, one per core. The headline part (3 architectures x
+2 tasks x 3 seeds) was timed per run only (~1 min per SE-CNN HYP run, the ResNet ~2x, a
+six-finding run ~1.6x), so the whole study is about 1.5-2 h on one core, under ~1 h with the
+parts split across 2 cores. Rerunning a seed-0 configuration does not reproduce the earlier
+seed-0 numbers to the last digit (CPU training is not bit-deterministic across runs here);
+the differences are within the seed spread.
 
 Saved models: `models/checkpoints/hyp.pt` and `models/checkpoints/findings6.pt` (architecture
 with the best mean validation AUROC over the 3 seeds, its best-validation seed; card with
@@ -81,8 +84,11 @@ records and does not show what the model learned in general.
 
 Lead subsets: I + II give the frontal axis and rhythm; the third lead was V1 (bundle-branch
 morphology, right-sided voltage, the S wave of Sokolow-Lyon) or V5 (the R wave of Sokolow-Lyon,
-LV strain). Both were run. On validation, V5 was better for HYP and V1 for the six findings, which
-fits that reasoning. These rows are one seed each, and the CIs overlap heavily.
+LV strain). Both were run. For HYP, I, II, V5 (test AUROC 0.915 ± 0.001) matched 12 leads
+(0.908 ± 0.005) and beat I, II, V1 (0.887 ± 0.017); lead II alone dropped to 0.826 ± 0.015.
+For the six findings every subset stayed at macro AUROC 0.974-0.980 (I, II, V1 best on
+validation, fitting the bundle-branch reasoning); with 5-9 test positives per class these
+differences are not meaningful.
 
 #### Against the issue's targets (fold 10, honest)
 
@@ -90,10 +96,13 @@ HYP: AUROC ~0.91 (target >= 0.95) and F1(HYP) ~0.70-0.78 (target >= 0.86): **not
 subset (922 training records, 159 HYP; the prior works trained on all 21,799 PTB-XL records or
 other cohorts). Six findings: macro AUROC ~0.97 (target >= 0.97) is met in mean, but with
 5-9 test positives per class every per-class number is fragile (see CIs and flags).
-No balancing method beat plain BCE on test AUROC with this seed. Weighted and cost-sensitive
-losses trade specificity for sensitivity at 0.5, as expected. No pre-training regime beat
-training from scratch. The imbalance, fine-tuning, augmentation and lead-subset tables are
-seed 0 only (time budget), so they are not a ranking. A leaky random-split row was not run.
+With 3 seeds, no balancing method changed test AUROC beyond the seed spread (0.895-0.909;
+the weighted sampler 0.909 ± 0.001 vs none 0.908 ± 0.005; under-sampling worst, 0.895); the
+weighted and cost-sensitive losses trade specificity for sensitivity at 0.5, as expected.
+Pre-training on the 5 superclasses did not beat training from scratch (frozen 0.876 ± 0.006,
+partial 0.899, full 0.903, scratch 0.908). Augmentation helped the residual CNN (0.890 ->
+0.906) and made no difference to the plain CNN (0.906 vs 0.907). All test CIs overlap heavily
+(160 test records, 26 HYP), so none of these is a ranking. A leaky random-split row was not run.
 """
 
 
