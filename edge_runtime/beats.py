@@ -389,7 +389,7 @@ def extract_beats(
     ``config.template_beats > 0``.
 
     Runs the very same :class:`BeatWindower` (filter, resampler, RR tracker) on the whole
-    signal at once; the buffer is sized to hold the whole record so any peak order works.
+    signal at once (windows are cut as their samples arrive, so its 30 s buffer suffices).
     """
     config = config or BeatConfig()
     x = np.asarray(signal, dtype=np.float64)
@@ -399,8 +399,6 @@ def extract_beats(
     if peaks.size and np.any(np.diff(peaks) <= 0):
         raise ValueError("peaks must be strictly increasing")
     bw = BeatWindower(fs, x.shape[1], config)
-    n_out = int(np.ceil(x.shape[0] * config.fs / fs)) + config.length + 8
-    bw._buffer = RingBuffer(n_out, x.shape[1], dtype=np.float32)
     w1, f1, p1 = bw.push(x, peaks)
     w2, f2, p2 = bw.flush()
     wins = np.concatenate([w1, w2])

@@ -244,7 +244,7 @@ class ReconnectingReader:
         self.max_down_s = max_down_s
         self.wait_first = wait_first
         self._open = opener or (lambda u: open_source(u, baudrate))
-        self.source: FileSource | SerialSource | TcpSource | None = None
+        self.source: ByteSource | None = None
         self.disconnects = 0
         self.reconnects = 0
 

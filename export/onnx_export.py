@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,11 @@ def _short(k: int) -> str:
             return "_" + s
 
 
+def input_uses(graph: onnx.GraphProto) -> Counter[str]:
+    """How many node inputs read each tensor name (to know when an initializer is shared)."""
+    return Counter(x for n in graph.node for x in n.input)
+
+
 def compact_graph(model: onnx.ModelProto) -> None:
     """Remove from the graph what inference does not read, the same for fp32 and int8.
 
@@ -103,10 +109,7 @@ def compact_graph(model: onnx.ModelProto) -> None:
     del g.value_info[:]
     g.doc_string = ""
     inits = {i.name: i for i in g.initializer}
-    uses: dict[str, int] = {}
-    for n in g.node:
-        for x in n.input:
-            uses[x] = uses.get(x, 0) + 1
+    uses = input_uses(g)
     for n in g.node:
         if n.op_type != "DequantizeLinear" or len(n.input) != 3 or n.input[2] not in inits:
             continue

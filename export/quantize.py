@@ -29,7 +29,7 @@ from onnxruntime.quantization import (
 )
 
 from edge_runtime.errors import EcgEdgeError
-from export.onnx_export import get_card, save_checked, set_card
+from export.onnx_export import get_card, input_uses, save_checked, set_card
 
 _METHODS = {
     "minmax": CalibrationMethod.MinMax,
@@ -219,10 +219,7 @@ def weight_only_int8(model: onnx.ModelProto, node_names: list[str]) -> list[str]
     """
     g = model.graph
     inits = {i.name: i for i in g.initializer}
-    uses: dict[str, int] = {}
-    for n in g.node:
-        for x in n.input:
-            uses[x] = uses.get(x, 0) + 1
+    uses = input_uses(g)
     wanted = set(node_names)
     dq_nodes, done = [], []
     for n in g.node:
