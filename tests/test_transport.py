@@ -11,7 +11,15 @@ import pytest
 
 from edge_runtime import protocol as p
 from edge_runtime.errors import EcgEdgeError
-from edge_runtime.transport import ReconnectingReader, TransportEvent, open_source, pump
+from edge_runtime.transport import (
+    SCHEMES,
+    ReconnectingReader,
+    SourceClosed,
+    TransportEvent,
+    open_source,
+    pump,
+    register_scheme,
+)
 from firmware_sim.ports import PtyOutput, TcpOutput
 
 
@@ -26,7 +34,7 @@ def test_loop_url_round_trip():
     dec = p.BinaryDecoder()
     events = []
     for _ in range(20):
-        events += dec.push(src.read_some(0.05) or b"")
+        events += dec.push(src.read(0.05))
         if any(isinstance(e, p.Samples) for e in events):
             break
     src.close()
@@ -144,9 +152,105 @@ def test_paced_file_replay(tmp_path):
     src = open_source(f"file:{f}?rate=10000")
     t0 = time.monotonic()
     n = 0
-    while (chunk := src.read_some(0.05)) is not None:
-        n += len(chunk)
+    with pytest.raises(SourceClosed):
+        while True:
+            n += len(src.read(0.05))
     src.close()
     assert n == 2000 and time.monotonic() - t0 >= 0.1  # 2000 B at 10 kB/s: not instant
     with pytest.raises(EcgEdgeError):
         open_source(f"file:{f}?rate=fast")
+
+
+# --------------------------------------------------------------------------- scheme registry
+def test_unknown_scheme_is_one_line_error_naming_the_known_ones():
+    with pytest.raises(EcgEdgeError) as err:
+        open_source("carrier-pigeon://coop/1")
+    msg = str(err.value)
+    assert "\n" not in msg and "unknown scheme 'carrier-pigeon'" in msg
+    assert "socket:" in msg and "file:" in msg and "loop:" in msg
+
+
+def test_registered_scheme_is_used_by_the_reader(tmp_path):
+    """A transport added with register_scheme is opened by URL like the built-in ones."""
+    from edge_runtime.transport import FileSource
+
+    f = tmp_path / "cap.bin"
+    f.write_bytes(b"abc")
+    register_scheme("capture", lambda url, baud: FileSource(str(f)))
+    try:
+        items = list(ReconnectingReader("capture://x").chunks())
+    finally:
+        SCHEMES.pop("capture")
+    assert [i for i in items if isinstance(i, bytes)] == [b"abc"]
+    assert [i.kind for i in items if isinstance(i, TransportEvent)] == ["connected", "eof"]
+
+
+def test_file_source_end_of_stream(tmp_path):
+    """file: no b"" reads before EOF (nothing to wait for), then SourceClosed, not None."""
+    f = tmp_path / "cap.bin"
+    f.write_bytes(b"x" * 10)
+    src = open_source(f"file:{f}")
+    assert not src.reopenable
+    assert src.read(0.01) == b"x" * 10
+    with pytest.raises(SourceClosed):
+        src.read(0.01)
+    src.close()
+
+
+def test_stdin_source_end_of_stream(monkeypatch):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"hello")))
+    src = open_source("-")
+    assert src.read(0.01) == b"hello"
+    with pytest.raises(SourceClosed):
+        src.read(0.01)
+
+
+def test_loop_source_idle_then_closed():
+    """loop://: b"" while idle (not an end); SourceClosed once the port is gone."""
+    src = open_source("loop://")
+    assert src.reopenable
+    assert src.read(0.01) == b""
+    src.port.write(b"abc")
+    assert src.read(0.05) == b"abc"
+    src.port.close()
+    with pytest.raises(SourceClosed):
+        src.read(0.01)
+
+
+def test_tcp_source_idle_then_peer_closed():
+    out = TcpOutput(0)
+    src = open_source(out.path)
+    try:
+        assert src.reopenable
+        assert out.wait_reader(threading.Event(), timeout=2)
+        assert src.read(0.01) == b""
+        out.write(b"ecg")
+        got = b""
+        deadline = time.time() + 2
+        while got != b"ecg" and time.time() < deadline:
+            got += src.read(0.05)
+        assert got == b"ecg"
+        out.close()
+        with pytest.raises(SourceClosed):
+            for _ in range(40):
+                src.read(0.05)
+    finally:
+        src.close()
+        out.close()
+
+
+def test_pty_source_idle_then_unplugged(tmp_path):
+    out = PtyOutput(tmp_path / "ecg0")
+    src = open_source(str(tmp_path / "ecg0"))
+    try:
+        assert src.reopenable
+        assert src.read(0.01) == b""
+        os.close(out.master)  # the device end disappears (USB unplug)
+        with pytest.raises(SourceClosed):
+            for _ in range(40):
+                src.read(0.05)
+    finally:
+        src.close()
