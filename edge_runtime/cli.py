@@ -7,19 +7,19 @@ train`` can say which extra is missing instead of failing with a traceback.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
 
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import EcgEdgeError, OneLineArgumentParser, make_parser
+
+__all__ = ["COMMANDS", "Command", "OneLineArgumentParser", "make_parser", "dispatch", "main"]
 
 # name -> (target "module:function" or None while unbuilt, one-line help, issue that builds it)
 Command = tuple[str | None, str, int]
 
 COMMANDS: dict[str, Command] = {
-    "demo": ("edge_runtime.demo:main", "stream a shipped MIT-BIH record end to end", 3),
+    "demo": ("firmware_sim.demo:main", "stream a shipped MIT-BIH record end to end", 3),
     "sim": ("firmware_sim.cli:main", "simulated acquisition device (replays WFDB records)", 8),
     "run": ("edge_runtime.run_cli:main", "bedside runtime, live from a port or on a record", 9),
     "annotate": ("edge_runtime.annotate:main", "write WFDB beat annotations for a record", 4),
@@ -44,23 +44,6 @@ _EXTRA_FOR_MODULE = {
     "neurokit2": "bench",
     "sleepecg": "bench",
 }
-
-
-class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse that reports bad flags as a single line (plus exit 2), not usage + error."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def make_parser(prog: str, description: str, **kwargs) -> OneLineArgumentParser:
-    """Parser used by every subcommand so all of them report errors the same way."""
-    return OneLineArgumentParser(
-        prog=prog,
-        description=description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        **kwargs,
-    )
 
 
 def _load(target: str) -> Callable[[list[str]], int]:

@@ -18,19 +18,14 @@ does not fit the stream (rate, leads) is refused with a one-line error.
 
 from __future__ import annotations
 
-import queue
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edge_runtime.alerts import AlertEngine, load_config
-from edge_runtime.cli import make_parser
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import EcgEdgeError, make_parser
 from edge_runtime.pipeline import Pipeline, PipelineConfig
 from edge_runtime.sinks import QueuedSink
 from edge_runtime.sinks.console import ConsoleSink
@@ -234,147 +229,11 @@ def _resolve_record(name: str, data_dir: str | None) -> Path:
 
 
 def _run_port(rt: Runtime, args, stop: threading.Event) -> None:
-    from edge_runtime.protocol import Gap, Header, Samples, make_decoder
-    from edge_runtime.transport import ReconnectingReader, TransportEvent
+    from edge_runtime.live import LiveSession
 
-    reader = ReconnectingReader(args.port, baudrate=args.baud, max_down_s=args.max_down_s)
-    decoder = make_decoder(args.mode)
-    q: queue.Queue = queue.Queue(maxsize=10_000)
-    first_error: list[BaseException] = []
-
-    def read() -> None:  # the reader thread only moves bytes; all logic stays on this thread
-        try:
-            for item in reader.chunks(stop):
-                q.put(item)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            first_error.append(exc)
-        finally:
-            q.put(None)
-
-    th = threading.Thread(target=read, name="ecgedge-reader", daemon=True)
-    th.start()
     no_data_s = float(rt.config["rules"]["signal_loss"].get("no_data_s", 2.0))
-    last_data = time.monotonic()
-    lost = False
-    header: Header | None = None
-    limit = None
-
-    def handle(ev) -> bool:
-        nonlocal header, limit, lost, last_data
-        p = rt.pipeline
-        if isinstance(ev, Header):
-            if header is not None and p is not None and (ev.fs, ev.leads) == (
-                    header.fs, header.leads):
-                header = ev
-                return True
-            rt.end()  # new device configuration: close the old session
-            header = ev
-            p = rt.start(ev.fs, list(ev.leads), args.port)
-            limit = None if args.duration is None else int(args.duration * ev.fs)
-        elif isinstance(ev, Samples) and p is not None:
-            last_data = time.monotonic()
-            if lost:
-                lost = False
-                p.technical("signal_loss", False)
-            data = ev.data
-            if limit is not None:
-                data = data[: max(0, limit - p.n)]
-            p.push(data, lead_off=ev.lead_off)
-            if limit is not None and p.n >= limit:
-                return False
-        elif isinstance(ev, Gap) and p is not None:
-            p.gap(ev.lost_samples)
-        elif isinstance(ev, TransportEvent) and p is not None:
-            if ev.kind == "disconnected":
-                p.technical("disconnect", True, {"port": ev.url, "reason": ev.detail})
-            elif ev.kind == "reconnected":
-                p.technical("disconnect", False, {"down_s": round(ev.down_s, 3)})
-        return True
-
-    q_back: list = []
-    try:
-        while not stop.is_set():
-            try:
-                item = q.get(timeout=0.2)
-            except queue.Empty:
-                item = b""
-            if item is None:
-                break
-            if isinstance(item, TransportEvent):
-                if item.kind == "disconnected":
-                    for ev in decoder.disconnect():
-                        if not handle(ev):
-                            return
-                if not handle(item):
-                    return
-                if item.kind == "gave_up" and not args.quiet:
-                    print(f"ecgedge run: {args.port} gone for {item.down_s:.1f} s; stopping",
-                          file=sys.stderr)
-                continue
-            if item:
-                # take whatever else is already waiting: many small device frames become one
-                # push (results do not depend on block size; per-push cost does)
-                data = bytearray(item)
-                while len(data) < (1 << 16):
-                    try:
-                        nxt = q.get_nowait()
-                    except queue.Empty:
-                        break
-                    if not isinstance(nxt, bytes | bytearray):
-                        q_back.append(nxt)
-                        break
-                    data += nxt
-                for ev in _coalesce(decoder.push(bytes(data))):
-                    if not handle(ev):
-                        return
-                while q_back:
-                    pending = q_back.pop(0)
-                    if pending is None:
-                        stop.set()
-                        break
-                    if isinstance(pending, TransportEvent):
-                        if pending.kind == "disconnected":
-                            for ev in decoder.disconnect():
-                                if not handle(ev):
-                                    return
-                        if not handle(pending):
-                            return
-            p = rt.pipeline
-            if p is not None and not lost and time.monotonic() - last_data > no_data_s:
-                lost = True
-                p.technical("signal_loss", True, {"no_data_s": no_data_s})
-        for ev in decoder.flush():
-            if not handle(ev):
-                return
-        if first_error:
-            exc = first_error[0]
-            if isinstance(exc, EcgEdgeError):
-                raise exc
-            raise EcgEdgeError(f"reading {args.port}: {exc}")
-        if rt.pipeline is None and header is None:
-            raise EcgEdgeError(f"no data with a valid header arrived from {args.port}")
-    finally:
-        stop.set()
-        reader.close()
-
-
-def _coalesce(events: list) -> list:
-    """Merge consecutive contiguous Samples blocks with the same lead-off state."""
-    from edge_runtime.protocol import Samples
-
-    out: list = []
-    for ev in events:
-        prev = out[-1] if out else None
-        if (isinstance(ev, Samples) and isinstance(prev, Samples)
-                and prev.start + prev.n == ev.start
-                and np.array_equal(prev.lead_off, ev.lead_off)):
-            out[-1] = Samples(prev.start, np.concatenate([prev.data, ev.data]),
-                              np.concatenate([prev.raw, ev.raw]), prev.lead_off,
-                              prev.saturated or ev.saturated, prev.battery_low or ev.battery_low,
-                              prev.seq)
-        else:
-            out.append(ev)
-    return out
+    LiveSession(rt, args.port, mode=args.mode, baudrate=args.baud, max_down_s=args.max_down_s,
+                duration_s=args.duration, no_data_s=no_data_s, quiet=args.quiet).run(stop)
 
 
 def _print_summary(summaries: list[dict]) -> None:

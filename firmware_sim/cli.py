@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.cli import make_parser
 from edge_runtime.datadir import find_data_dir
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import EcgEdgeError, make_parser
 from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
 from firmware_sim.device import SimDevice
 from firmware_sim.faults import parse_faults

@@ -7,6 +7,11 @@ pty with pyserial, decodes the frames, filters, detects R-peaks, classifies beat
 shipped models when present, raises alerts and appends every beat and alert to a JSONL
 journal. At the end the demo checks the journal against the record's reference annotations:
 beats detected vs the reference count over the same span.
+
+It lives in the simulator because the simulator drives the runtime, never the reverse: this
+is the one :mod:`firmware_sim` module that calls the runtime's run entry
+(:func:`edge_runtime.run_cli.main`) and reads its journal; the rest of the package uses only
+the runtime's protocol, records and errors.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime import run_cli
-from edge_runtime.cli import make_parser
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import EcgEdgeError, make_parser
 from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
 from edge_runtime.sinks.journal import read_journal
+from firmware_sim.device import SimDevice
+from firmware_sim.ports import PtyOutput
 
 
 def build_parser():
@@ -48,8 +54,6 @@ def _journal_beats(path: Path) -> np.ndarray:
 
 
 def main(argv: list[str]) -> int:
-    from firmware_sim import PtyOutput, SimDevice
-
     args = build_parser().parse_args(argv)
     if not 0 < args.speed <= 1000:
         raise EcgEdgeError(f"--speed {args.speed:g} out of range (0 < speed <= 1000)")
