@@ -22,7 +22,18 @@ per-*candidate* logic runs in Python:
    last QRS becomes a beat); when search-back finds nothing, ``SPK`` decays (x0.75) so that
    a sudden amplitude drop is followed; a learning period of ``learn_s`` (2 s) initialises
    the levels.
-6. The R peak is placed on the conditioned signal (0.5-40 Hz, the monitor band of
+6. Amplitude: the slope energy is rounded to integers in units fit for millivolts, so a
+   stream in other units (volts, microvolts, raw ADC counts) would lose resolution or clip.
+   The first ``learn_s`` of input are held back and measured (largest absolute value of the
+   band-passed signal over all leads, ``A``); when ``A`` lies in ``AMP_BAND_MV`` (0.25-4, where
+   every MIT-BIH record's first 2 s lie: 0.45-2.3) nothing changes (scale 1), otherwise the
+   input is multiplied by the power of two ``2**k`` nearest to ``1 / A``. Multiplying by a
+   power of two is exact in floating point and every filter is linear, so a scaled stream
+   reaches the integer stage as the same stream in mV-sized numbers: the detector is
+   scale-free (test: x1e-4 .. x1e4) and mV input gives exactly the beats it always gave.
+   Held-back samples are processed once the learning period is complete; no beat was ever
+   emitted before then, so decisions and ``decided_at`` are unchanged.
+7. The R peak is placed on the conditioned signal (0.5-40 Hz, the monitor band of
    :func:`edge_runtime.dsp.ecg_filter_sos`) as the largest absolute excursion in the QRS
    window implied by the integrator peak, corrected by that filter's group delay.
 
@@ -54,11 +65,15 @@ from scipy.ndimage import maximum_filter1d
 from edge_runtime.detect import _kernel
 from edge_runtime.dsp import design_bandpass, ecg_filter_sos
 
-__all__ = ["Beat", "DetectorConfig", "StreamingDetector", "detect_record"]
+__all__ = ["Beat", "DetectorConfig", "StreamingDetector", "detect_record", "amplitude_scale",
+           "AMP_BAND_MV"]
 
 _CHUNK = 1 << 18  # longest block processed at once (bounds the integer running sums)
 _E_SCALE = 100.0  # slope energy (mV/s)^2 -> integer units
 _E_MAX = float(1 << 36)  # clip per-sample energy so int64 sums can never overflow
+#: band-passed amplitude (max |bp| over the learning period) that needs no rescaling
+AMP_BAND_MV = (0.25, 4.0)
+_MAX_SHIFT = 40  # |k| of the 2**k amplitude scale (x1e-12 .. x1e12 covered)
 
 
 @dataclass(frozen=True)
@@ -116,9 +131,10 @@ class _Cand:
 class StreamingDetector:
     """Causal R-peak detector: ``push(block) -> list[Beat]``, ``flush() -> list[Beat]``.
 
-    ``block`` is ``(n,)`` for one lead or ``(n, leads)``, raw samples in physical units (mV);
-    filtering happens inside. Works at any ``fs`` from 100 to 1000 Hz (all constants are in
-    seconds). ``loc_lead`` picks the lead used to place the R peak when several are given.
+    ``block`` is ``(n,)`` for one lead or ``(n, leads)``, raw samples in mV (another scale
+    works too: module doc, step 6); filtering happens inside. Works at any ``fs`` from 100 to
+    1000 Hz (all constants are in seconds). ``loc_lead`` picks the lead used to place the R
+    peak when several are given.
     """
 
     def __init__(
@@ -209,6 +225,10 @@ class StreamingDetector:
         self._trigger: int | None = None
         self._out: list[Beat] = []
         self._flushed = False
+        # amplitude normalisation (module doc, step 6): input held until learn_n + 1 samples
+        self.scale: float | None = None  # 2**k, chosen from the first learn_n samples
+        self._held: list[np.ndarray] = []
+        self._held_n = 0
 
     # ------------------------------------------------------------------ public properties
     def _s(self, seconds: float) -> int:
@@ -229,13 +249,17 @@ class StreamingDetector:
 
     @property
     def samples_seen(self) -> int:
-        return self._total
+        return self._total + self._held_n
 
     # ------------------------------------------------------------------ streaming API
     def push(self, block: np.ndarray) -> list[Beat]:
         """Consume samples; return the beats decided by them (sorted by ``sample``)."""
         if self._flushed:
             raise RuntimeError("detector was flushed; create a new one for a new stream")
+        if self.scale is None:
+            return self._hold(block)
+        if self.scale != 1.0:
+            block = np.asarray(block, dtype=np.float64) * self.scale  # 2**k: exact
         if (
             self.backend == "numba"  # fast path: a plain 1-D float block (the common case)
             and type(block) is np.ndarray
@@ -279,6 +303,8 @@ class StreamingDetector:
         """End of stream: decide the candidates still waiting for their right context."""
         if self._flushed:
             return []
+        if self.scale is None:
+            self._release_held()
         self._flushed = True
         if self._total == 0:
             return []
@@ -290,6 +316,39 @@ class StreamingDetector:
         self._decide(cands, self._total)
         out, self._out = self._out, []
         return out
+
+    # ------------------------------------------------------------------ amplitude scale
+    def _check_block(self, block: np.ndarray) -> np.ndarray:
+        """The checks ``push`` makes on every block, done when a block is held back too."""
+        x = np.asarray(block, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2:
+            raise ValueError(f"expected (n,) or (n, leads) samples, got shape {x.shape}")
+        if not math.isfinite(x.sum()):
+            raise ValueError("samples must be finite (fill gaps before pushing)")
+        if self._held and x.shape[1] != self._held[0].shape[1]:
+            raise ValueError(f"lead count changed from {self._held[0].shape[1]} to {x.shape[1]}")
+        return x
+
+    def _hold(self, block: np.ndarray) -> list[Beat]:
+        """Keep samples until the learning period is complete, then choose the scale."""
+        x = self._check_block(block)
+        if x.shape[0]:
+            self._held.append(x.copy())
+            self._held_n += x.shape[0]
+        if self._held_n <= self._learn_n:
+            return []  # no beat is decided before sample learn_n anyway
+        return self._release_held()
+
+    def _release_held(self) -> list[Beat]:
+        held = np.concatenate(self._held) if self._held else np.zeros((0, 1))
+        self._held, self._held_n = [], 0
+        self.scale = amplitude_scale(held[: self._learn_n], self._bp_ba)
+        if held.shape[0] == 0:
+            return []
+        squeeze = held.shape[1] == 1  # one lead: the 1-D fast path, as a caller's 1-D block
+        return self.push(held[:, 0] if squeeze else held)
 
     # ------------------------------------------------------------------ block processing
     def _process(self, x: np.ndarray) -> None:
@@ -579,6 +638,26 @@ class StreamingDetector:
                 continue
             self._spk = 0.25 * best.height + 0.75 * self._spk
             self._accept(best, t, searchback=True, score=best.height / max(thr2, 1e-12))
+
+
+def amplitude_scale(x: np.ndarray, bp_ba: tuple[np.ndarray, np.ndarray]) -> float:
+    """The power of two that brings ``x`` (n, leads) to millivolt-sized band-passed values.
+
+    ``A`` = max |band-pass(x)| over all leads (filter started in steady state, as the
+    detector's). 1.0 when ``A`` is in :data:`AMP_BAND_MV` or the signal is flat; otherwise
+    ``2**k`` with ``k = -round(log2 A)`` (so the scaled ``A`` is within a factor sqrt 2 of 1).
+    """
+    if x.shape[0] == 0:
+        return 1.0
+    b, a = bp_ba
+    zi = signal.lfilter_zi(b, a)[:, None] * x[0][None, :]
+    bp, _ = signal.lfilter(b, a, x, axis=0, zi=zi)
+    amp = float(np.abs(bp).max())
+    lo, hi = AMP_BAND_MV
+    if not math.isfinite(amp) or amp == 0.0 or lo <= amp <= hi:
+        return 1.0
+    k = int(np.clip(-round(math.log2(amp)), -_MAX_SHIFT, _MAX_SHIFT))
+    return math.ldexp(1.0, k)
 
 
 def _group_delay(sos: np.ndarray, f0: float, fs: float) -> float:
