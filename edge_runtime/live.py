@@ -225,7 +225,7 @@ class LiveSession:
         self.host.end()  # another device or a new configuration: close the old session
         ch = classify_channels(h.leads)  # by name: the wire carries mV by definition
         self._ecg = None if len(ch.ecg) == len(h.leads) else np.asarray(ch.ecg)
-        if ch.skipped and not self.quiet:
+        if ch.skipped:  # said even with --quiet, as the record's
             print(f"ecgedge run: {self.url}: not ECG, not used: {ch.note()}", file=sys.stderr)
         p = self.host.start(h.fs, [h.leads[i] for i in ch.ecg], self.url)
         if new_device:
@@ -238,9 +238,9 @@ class LiveSession:
 
     def _state_device_change(self, p: Pipeline, old: Header, h: Header) -> None:
         """Say that another device now feeds this port (stderr and the session's sinks)."""
-        if not self.quiet:
-            print(f"ecgedge run: {self.url}: device {old.device_id} was replaced by device "
-                  f"{h.device_id}; new session", file=sys.stderr)
+        # a warning, said even with --quiet
+        print(f"ecgedge run: {self.url}: device {old.device_id} was replaced by device "
+              f"{h.device_id}; new session", file=sys.stderr)
         record = {"event": "session", "action": "device_changed", "port": self.url,
                   "from_device": old.device_id, "to_device": h.device_id,
                   "firmware": h.firmware, "start_sample": h.start_sample}

@@ -216,7 +216,7 @@ def _run_record(rt: Runtime, args) -> None:
     from edge_runtime.records import read_beat_annotations, read_record
 
     path = _resolve_record(args.record, args.data_dir)
-    rec, fs_from = _ecg_record(read_record(path), args.quiet)
+    rec, fs_from = _ecg_record(read_record(path))
     n = rec.n_samples if args.duration is None else min(rec.n_samples,
                                                           int(round(args.duration * rec.fs)))
     ann = None
@@ -231,7 +231,7 @@ def _run_record(rt: Runtime, args) -> None:
         p.push(rec.signal[i:min(i + step, n)])
 
 
-def _ecg_record(rec, quiet: bool):
+def _ecg_record(rec):
     """The record's ECG leads in mV at a supported rate (module ``validation``), said aloud.
 
     Returns the record (the same object when nothing changed) and the rate it was resampled
@@ -256,7 +256,7 @@ def _ecg_record(rec, quiet: bool):
         sig, fs = resample_record(sig, rec.fs)
         fs_from = rec.fs
         notes.append(f"resampled from {rec.fs:g} Hz to {fs:g} Hz")
-    if notes and not quiet:
+    if notes:  # said even with --quiet: it changes what the numbers mean
         print(f"ecgedge run: record {rec.name}: " + "; ".join(notes), file=sys.stderr)
     if not notes:
         return rec, None
@@ -275,7 +275,7 @@ def _resolve_record(name: str, data_dir: str | None) -> Path:
     root = find_data_dir(data_dir)  # an explicit --data-dir that is missing: one-line error
     if data_dir is not None and not stem.is_absolute():
         cands += [root / "mitdb" / stem, root / stem]  # the named data dir before the shipped
-    if stem.parent == Path("."):
+    if stem.parent == Path(".") and data_dir is None:  # a named data dir is not second-guessed
         cands.append(shipped_record_path(stem.name))
     if data_dir is None and root is not None and not stem.is_absolute():
         cands += [root / "mitdb" / stem, root / stem]
