@@ -194,10 +194,6 @@ class Pipeline:
                             t.handle(over)
         return record
 
-    def _put(self, key: int, ev: Any, prio: int | None = None) -> None:
-        """Queue an engine event, or a record for the sinks (a dict), at its key."""
-        self.queue.put(key, ev, prio)
-
     # ------------------------------------------------------------------ input
     def push(self, samples: np.ndarray, lead_off: Sequence[bool] | None = None) -> list[dict]:
         """Feed a block of samples; returns the records produced (already sent to sinks)."""
@@ -227,7 +223,7 @@ class Pipeline:
         self.lost_samples += n_lost
         n_fill = min(n_lost, int(self.cfg.max_gap_fill_s * self.fs))
         start = self.n
-        self._put(start, TechnicalEvent("data_gap", True, start / self.fs, {
+        self.queue.put(start, TechnicalEvent("data_gap", True, start / self.fs, {
             "lost": n_lost, "start_sample": start, "end_s": (start + n_fill) / self.fs}))
         fill = np.repeat(self._last[None, :], n_fill, axis=0)
         for i in range(0, n_fill, self._chunk):
@@ -237,7 +233,7 @@ class Pipeline:
     def technical(self, kind: str, active: bool, detail: dict | None = None) -> list[dict]:
         """A technical condition seen outside the sample stream (disconnect, signal loss)."""
         out: list[dict] = []
-        self._put(self.n, TechnicalEvent(kind, active, self.n / self.fs, detail or {}))
+        self.queue.put(self.n, TechnicalEvent(kind, active, self.n / self.fs, detail or {}))
         self._release(out)
         return out
 
@@ -248,8 +244,8 @@ class Pipeline:
         if (mask != self._lead_off).any():
             self._lead_off = mask.copy()
             off = [lead for lead, m in zip(self.leads, mask, strict=True) if m]
-            self._put(self.n, TechnicalEvent("lead_off", bool(mask.any()), self.n / self.fs,
-                                             {"leads": off}))
+            self.queue.put(self.n, TechnicalEvent("lead_off", bool(mask.any()),
+                                                  self.n / self.fs, {"leads": off}))
 
     def _process(self, x: np.ndarray, out: list[dict], fill: bool = False) -> None:
         self._last = x[-1].copy()
@@ -264,18 +260,18 @@ class Pipeline:
         self.stage_seconds["beats"] += t2 - t1
         if self.window is not None:
             for key, ev in self.window.push(x):
-                self._put(key, ev)
-                self._put(key, {"event": "window", "start_s": round(ev.start_s, 3),
-                                "end_s": round(ev.end_s, 3), "task": ev.task,
-                                "probs": {k: round(v, 4) for k, v in ev.probs.items()},
-                                "model": ev.card_id}, prio=2)
+                self.queue.put(key, ev)
+                self.queue.put(key, {"event": "window", "start_s": round(ev.start_s, 3),
+                                     "end_s": round(ev.end_s, 3), "task": ev.task,
+                                     "probs": {k: round(v, 4) for k, v in ev.probs.items()},
+                                     "model": ev.card_id}, prio=2)
         t3 = clock.now()
         self.stage_seconds["window"] += t3 - t2
         if fill:
             self.quality.skip(x.shape[0])
         else:
             for key, ev in self.quality.push(x[:, self.det_lead]):
-                self._put(key, ev)
+                self.queue.put(key, ev)
         self.n += x.shape[0]
         if len(self.beat_samples) > self.cfg.max_history_beats and self.annotations is None:
             self.history.trim(self.cfg.max_history_beats)
@@ -293,7 +289,7 @@ class Pipeline:
             self._beat_index += 1
             self._index_of[b.sample] = idx
             self.history.add_beat(b.sample, (b.decided_at - b.sample) / self.fs)
-            self._put(key, BeatEvent(idx, b.sample, b.sample / self.fs))
+            self.queue.put(key, BeatEvent(idx, b.sample, b.sample / self.fs))
             pending.append((b.sample, key))
         return pending
 
@@ -301,10 +297,10 @@ class Pipeline:
         """Queue each label for the engine and its beat record for the sinks, at its key."""
         for lab in labels:
             idx = self._index_of.pop(lab.sample)
-            self._put(lab.key, BeatLabel(idx, lab.sample / self.fs, lab.label, lab.prob))
+            self.queue.put(lab.key, BeatLabel(idx, lab.sample / self.fs, lab.label, lab.prob))
             self.history.set_label(idx, lab.label, (lab.key - 1 - lab.sample) / self.fs,
                                    lab.parts)
-            self._put(lab.key, {
+            self.queue.put(lab.key, {
                 "event": "beat", "index": idx, "sample": lab.sample,
                 "time_s": round(lab.sample / self.fs, 4), "label": lab.label,
                 "prob": None if lab.prob is None else round(lab.prob, 4),
