@@ -21,7 +21,12 @@ it as such instead of crying asystole (IEC 60601-2-27 distinguishes the two).
 
 from __future__ import annotations
 
-from edge_runtime.alerts.config import DEFAULT_CONFIG_PATH, load_config, validate_config
+from edge_runtime.alerts.config import (
+    DEFAULT_CONFIG_PATH,
+    load_config,
+    make_rule,
+    validate_config,
+)
 from edge_runtime.alerts.engine import AlertEngine
 from edge_runtime.alerts.events import (
     SEVERITIES,
@@ -55,5 +60,6 @@ __all__ = [
     "RuleContext",
     "build_rules",
     "load_config",
+    "make_rule",
     "validate_config",
 ]

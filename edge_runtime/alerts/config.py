@@ -121,3 +121,16 @@ def validate_config(cfg: Mapping[str, Any], source: str | Path | None = None) ->
         if problem:
             raise fail(f"rules.{name}: {problem}")
     return cfg if isinstance(cfg, dict) else dict(cfg)
+
+
+def make_rule(name: str, config: Mapping[str, Any] | None = None, **overrides: Any):
+    """One rule object from ``config`` (default: the shipped defaults) with ``overrides``
+    applied and checked, e.g. ``make_rule("pause", rr_s=2.0)``: how tests and new alarm work
+    build a rule alone (then ``AlertEngine(rules=[rule])`` runs it by itself).
+    """
+    if name not in RULES:
+        raise EcgEdgeError(f"unknown alert rule '{name}' (known: {', '.join(sorted(RULES))})")
+    cfg = dict(config) if config is not None else load_config()
+    rules = {**cfg["rules"], name: {**cfg["rules"][name], **overrides}}
+    validate_config({**cfg, "rules": rules})
+    return RULES[name](rules[name])
