@@ -11,6 +11,7 @@ import pytest
 
 from edge_runtime.alerts import (
     RULES,
+    TECHNICAL_KINDS,
     AlertEngine,
     BeatEvent,
     BeatLabel,
@@ -60,6 +61,8 @@ def test_registry_matches_the_shipped_config_and_builds_each_rule_alone():
                            "bigeminy", "trigeminy", "pvc_rate", "af", "finding", "lead_off",
                            "noise", "signal_loss", "disconnect", "data_gap"]
     assert set(RULES) == set(cfg["rules"])
+    # technical events are routed to the rule of the same name
+    assert {n for n, c in RULES.items() if "on_technical" in c.hooks()} == set(TECHNICAL_KINDS)
     for name, cls in RULES.items():
         # every shipped key is a declared parameter and every parameter is shipped
         assert set(cfg["rules"][name]) == set(cls.schema()) - {"enabled"}, name

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from edge_runtime.alerts.events import BeatEvent
 from edge_runtime.alerts.params import number
 from edge_runtime.alerts.rules.base import Rule, RuleContext
@@ -19,7 +22,7 @@ class Asystole(Rule):
     name = "asystole"
     params = {"no_beat_s": number(above=0, doc="no beat for longer than this -> alarm")}
 
-    def __init__(self, config) -> None:
+    def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         self.no_beat_s = self.config["no_beat_s"]
 
@@ -51,7 +54,7 @@ class Pause(Rule):
     params = {"rr_s": number(above=0, doc="an RR interval longer than this is a pause"),
               "clear_s": number(above=0, doc="alert ends this long after the last pause")}
 
-    def __init__(self, config) -> None:
+    def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         self.rr_s, self.clear_s = self.config["rr_s"], self.config["clear_s"]
         self._last: float | None = None  # time of the beat that ended the latest pause
