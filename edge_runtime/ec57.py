@@ -241,6 +241,8 @@ def class_pairs(ref_samples: np.ndarray, ref_cls: np.ndarray, test_samples: np.n
     """
     ref_cls = np.asarray(ref_cls, dtype=np.int64)
     test_cls = np.asarray(test_cls, dtype=np.int64)
+    if ref_cls.size != np.size(ref_samples) or test_cls.size != np.size(test_samples):
+        raise ValueError("class_pairs: one class per beat needed (sizes differ)")
     m = counted_match(ref_samples, test_samples, fs, window_s, start_s, exclude)
     ref = np.concatenate([ref_cls[m.tp_ref_idx], ref_cls[m.fn_idx], np.full(m.fp_idx.size, O)])
     alg = np.concatenate([test_cls[m.tp_test_idx], np.full(m.fn_idx.size, O), test_cls[m.fp_idx]])

@@ -258,3 +258,5 @@ def test_class_pairs_and_per_record_report():
     m = counted_match(ref_s, det_s, 360.0, start_s=2.0)  # 720 samples: 100 and 500 not counted
     assert m.tp_ref_idx.tolist() == [3] and m.fn_idx.tolist() == [2] and m.fp_idx.tolist() == [3]
     assert confusion(ref, alg).sum() == 5
+    with pytest.raises(ValueError, match="one class per beat"):
+        class_pairs(ref_s, ref_c[:3], det_s, np.zeros(4, int), 360.0)
