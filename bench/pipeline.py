@@ -85,11 +85,11 @@ def _models(variant: str, beat_path: str | None, win_path: str | None):
 
 
 def _lead_map(card: dict | None, leads: list[str]) -> dict[str, str]:
-    from edge_runtime.pipeline import _lead_index
+    from edge_runtime.cards import lead_index
 
     if card is None:
         return {}
-    return {lead: leads[0] for lead in card["leads"] if _lead_index(leads, lead) is None}
+    return {lead: leads[0] for lead in card["leads"] if lead_index(leads, lead) is None}
 
 
 def worker(args) -> dict:

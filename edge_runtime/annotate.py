@@ -108,7 +108,7 @@ def main(argv: list[str]) -> int:
 
 def _write_beat_classes(args, rec: Recording, samples: np.ndarray) -> None:
     """Classify every detected beat with the beat model and write ``<name>.beats`` (issue 5)."""
-    from edge_runtime.beats import classify_record_beats
+    from edge_runtime.beat_input import classify_record_beats
     from edge_runtime.inference import load_model
 
     model = load_model(args.beat_model)

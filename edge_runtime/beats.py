@@ -406,39 +406,3 @@ def extract_beats(
     assert np.array_equal(np.concatenate([p1, p2]), peaks)
     return wins, feats
 
-
-def classify_record_beats(
-    signal: np.ndarray, fs: float, peaks: Sequence[int], model, batch: int = 512
-) -> list[str]:
-    """AAMI class symbol of every detected beat, with a loaded beat model (runtime, no torch).
-
-    ``model`` is an :class:`edge_runtime.inference.Model` whose card has task ``beat``; the
-    windows and RR features are built with the card's own beat config, and only the inputs
-    the card lists are fed (``x``, plus ``rr`` in the card's feature order when present).
-    """
-    from edge_runtime.errors import EcgEdgeError
-
-    card = model.card
-    if card.get("task") != "beat":
-        raise EcgEdgeError(f"{model.path.name} is a '{card.get('task')}' model, not a beat model")
-    config = BeatConfig.from_card(card)
-    x = np.asarray(signal, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    n_leads = len(card["leads"])
-    if x.shape[1] < n_leads:
-        raise EcgEdgeError(f"beat model needs {n_leads} lead(s), the record gives {x.shape[1]}")
-    x = x[:, :n_leads]
-    wins, feats = extract_beats(x, fs, peaks, config)
-    names = [s["name"] for s in card["inputs"]]
-    features = list(card.get("features") or [])
-    cols = [RR_FEATURES.index(f) for f in features] if features else list(range(len(RR_FEATURES)))
-    classes = list(card["classes"])
-    out: list[str] = []
-    for i in range(0, len(wins), batch):
-        inputs = {"x": wins[i : i + batch]}
-        if "rr" in names:
-            inputs["rr"] = feats[i : i + batch][:, cols]
-        prob = model.predict(**inputs)
-        out += [classes[j] for j in prob.argmax(axis=1)]
-    return out

@@ -78,7 +78,8 @@ def _sample(idx: np.ndarray, y: np.ndarray | None, n: int, seed: int) -> np.ndar
 
 # --------------------------------------------------------------------------- beats (MIT-BIH)
 def _beat_data(card: dict[str, Any], data_dir, seed: int) -> ExportData:
-    from edge_runtime.beats import RR_FEATURES, BeatConfig
+    from edge_runtime.beat_input import BeatInputs
+    from edge_runtime.beats import BeatConfig
     from train.beats.dataset import DS1_VAL, load_beats
     from train.data.mitdb import DS1, DS2
 
@@ -87,27 +88,13 @@ def _beat_data(card: dict[str, Any], data_dir, seed: int) -> ExportData:
         leak = sorted(train_ids & set(DS2))
         raise EcgEdgeError(f"card train_ids include DS2 test records: {leak}")
     config = BeatConfig.from_card(card)
-    names = [s["name"] for s in card["inputs"]]
-    features = list(card.get("features") or [])
-    unknown = [f for f in features if f not in RR_FEATURES]
-    if unknown:
-        raise EcgEdgeError(f"card features {unknown} are not RR features the device computes")
+    build = BeatInputs(card)  # the device's own feed: normalisation, RR columns, names
     bs = load_beats(DS1 + DS2, config, data_dir, leads=len(card["leads"]), progress=False)
     bs = bs.labelled()
 
     def split(mask: np.ndarray) -> Split:
-        inputs: dict[str, np.ndarray] = {}
-        for n in names:
-            if n == "x":
-                inputs[n] = _beat_norm(card, bs.x[mask])
-            elif n == "rr":
-                cols = [RR_FEATURES.index(f) for f in features] if features else list(
-                    range(len(RR_FEATURES))
-                )
-                inputs[n] = _rr_norm(card, bs.rr[mask][:, cols])
-            else:
-                raise EcgEdgeError(f"beat adapter does not know model input '{n}'")
-        return Split(inputs, bs.y[mask], sorted(set(bs.record[mask].tolist())))
+        return Split(build(bs.x[mask], bs.rr[mask]), bs.y[mask],
+                     sorted(set(bs.record[mask].tolist())))
 
     train_recs = sorted(train_ids & set(DS1))
     in_train = np.isin(bs.record, train_recs)
@@ -129,31 +116,6 @@ def _norm_entry(card: dict[str, Any], key: str) -> dict[str, Any]:
     pre = card.get("preprocessing") or {}
     entry = pre.get(key)
     return entry if isinstance(entry, dict) else {"kind": "none"}
-
-
-def _beat_norm(card: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    """Beat windows are median-baselined mV from edge_runtime.beats; optional fixed scaling."""
-    norm = _norm_entry(card, "normalisation")
-    kind = norm.get("kind", "none")
-    if kind in ("none", "subtract_window_median", "median_baseline"):
-        return np.ascontiguousarray(x, dtype=np.float32)
-    if kind in ("scale", "standard", "per_lead_standard"):
-        mean = np.asarray(norm.get("mean", 0.0), dtype=np.float64).reshape(-1, 1)
-        std = np.asarray(norm.get("std", norm.get("scale", 1.0)), dtype=np.float64).reshape(-1, 1)
-        return ((x - mean) / std).astype(np.float32)
-    raise EcgEdgeError(f"beat card normalisation kind {kind!r} is not supported by export")
-
-
-def _rr_norm(card: dict[str, Any], rr: np.ndarray) -> np.ndarray:
-    norm = _norm_entry(card, "rr_normalisation")
-    kind = norm.get("kind", "none")
-    if kind == "none":
-        return np.ascontiguousarray(rr, dtype=np.float32)
-    if kind == "standard":
-        mean = np.asarray(norm["mean"], dtype=np.float64)
-        std = np.asarray(norm["std"], dtype=np.float64)
-        return ((rr - mean) / std).astype(np.float32)
-    raise EcgEdgeError(f"card rr_normalisation kind {kind!r} is not supported by export")
 
 
 # --------------------------------------------------------------------------- windows (PTB-XL)
