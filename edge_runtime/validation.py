@@ -164,10 +164,9 @@ def resample_record(signal: np.ndarray, fs: float, fs_new: float = RESAMPLE_TO_H
 
 
 def _has_lead(leads: Sequence[str], lead: str) -> bool:
-    from edge_runtime.pipeline import LEAD_ALIASES  # MLII ~ II, as the model cards match
+    from edge_runtime.cards import lead_index  # MLII ~ II, as the model cards match
 
-    names = {x.upper() for x in leads}
-    return any(c.upper() in names for c in (lead, *LEAD_ALIASES.get(lead, ())))
+    return lead_index(leads, lead) is not None
 
 
 def check_lead_map(lead_map: dict[str, str], card_leads: Sequence[str],

@@ -190,3 +190,46 @@ def test_live_stream_at_an_unsupported_rate_is_refused(tmp_path, capsys):
     rc, err = _main(["run", "--port", f"file:{f}", *NO_MODELS, "--quiet"], capsys)
     assert rc == 1 and len(err) == 1
     assert "sampled at 50 Hz" in err[0] and "supports 100-1000 Hz" in err[0]
+
+
+def _journal_of(tmp_path, source: str, seconds: float = 30.0) -> str:
+    from edge_runtime.pipeline import Pipeline
+    from edge_runtime.sinks.journal import JournalSink
+
+    rec = read_record(shipped_record_path("100"), sampto=int(seconds * 360))
+    j = tmp_path / "run.jsonl"
+    p = Pipeline(360.0, rec.leads, sinks=[JournalSink(j)], source=source)
+    p.push(rec.signal)
+    p.finish()
+    p.close()
+    return str(j)
+
+
+def test_report_record_of_another_record_is_refused(tmp_path, capsys):
+    j = _journal_of(tmp_path, str(shipped_record_path("100")))
+    other = _write(tmp_path, "119", np.zeros((360 * 60, 1)), 360.0, ["MLII"], ["mV"])
+    rc, err = _main(["report", j, "--record", other], capsys)
+    assert rc == 1 and len(err) == 1 and "the journal is a run of record 100" in err[0]
+    slow = _write(tmp_path, "100", np.zeros((250 * 60, 1)), 250.0, ["MLII"], ["mV"])
+    rc, err = _main(["report", j, "--record", slow], capsys)  # same name, another rate
+    assert rc == 1 and len(err) == 1 and "sampled at 250 Hz" in err[0]
+    rc, err = _main(["report", j, "--json", "--record", str(shipped_record_path("100"))],
+                    capsys)
+    assert rc == 0 and err == []
+
+
+def test_report_record_for_a_live_stream_is_checked_and_warned(tmp_path, capsys):
+    j = _journal_of(tmp_path, "/dev/pts/7", seconds=30.0)
+    short = _write(tmp_path, "short", np.zeros((360 * 10, 1)), 360.0, ["MLII"], ["mV"])
+    rc, err = _main(["report", j, "--record", short], capsys)
+    assert rc == 1 and "longer than record short" in err[-1]
+    rc, err = _main(["report", j, "--json", "--record", str(shipped_record_path("100"))],
+                    capsys)
+    assert rc == 0
+    assert err == ["ecgedge report: warning: the journal's stream came from /dev/pts/7; "
+                   "nothing in it says it was record 100"]
+
+
+def test_report_negative_skip_is_one_line(tmp_path, capsys):
+    rc, err = _main(["report", "x.jsonl", "--skip-s", "-1"], capsys)
+    assert rc == 2 and len(err) == 1 and "--skip-s: must be >= 0" in err[0]
