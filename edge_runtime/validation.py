@@ -35,6 +35,8 @@ __all__ = [
     "positive_float",
     "nonneg_float",
     "positive_int",
+    "nonneg_int",
+    "device_id",
     "mv_factor",
     "Channels",
     "classify_channels",
@@ -96,6 +98,22 @@ def positive_int(text: str) -> int:
     v = _number(text, int)
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return int(v)
+
+
+def nonneg_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    v = _number(text, int)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return int(v)
+
+
+def device_id(text: str) -> int:
+    """argparse type: a device id as the wire carries it (16 bits, 0-65535)."""
+    v = _number(text, int)
+    if not 0 <= v <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"must be 0-65535 (16 bits on the wire), got {text}")
     return int(v)
 
 

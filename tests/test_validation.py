@@ -233,3 +233,21 @@ def test_report_record_for_a_live_stream_is_checked_and_warned(tmp_path, capsys)
 def test_report_negative_skip_is_one_line(tmp_path, capsys):
     rc, err = _main(["report", "x.jsonl", "--skip-s", "-1"], capsys)
     assert rc == 2 and len(err) == 1 and "--skip-s: must be >= 0" in err[0]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["sim", "--record", "100", "--stdout", "--duration", "0"], "--duration: must be > 0"),
+    (["sim", "--record", "100", "--stdout", "--device-id", "70000"], "must be 0-65535"),
+    (["sim", "--record", "100", "--stdout", "--speed", "nan"], "expected a finite number"),
+    (["sim", "--record", "100", "--stdout", "--seed", "-1"], "--seed: must be an integer >= 0"),
+    (["sim", "--record", "100", "--stdout", "--data-dir", "/nonexistent"],
+     "data dir not found: /nonexistent"),
+    (["demo", "--speed", "0"], "--speed: must be > 0"),
+    (["demo", "--duration", "0"], "--duration: must be > 0"),
+    (["annotate", "100", "--block-s", "0"], "--block-s: must be > 0"),
+    (["predict", "x", "--hop", "-2"], "--hop: must be > 0"),
+])
+def test_other_commands_check_their_numbers(argv, says, capsys):
+    rc, err = _main(argv, capsys)
+    assert rc != 0
+    assert len(err) == 1 and says in err[0], err
