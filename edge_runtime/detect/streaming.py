@@ -63,6 +63,7 @@ from scipy import signal
 from scipy.ndimage import maximum_filter1d
 
 from edge_runtime.detect import _kernel
+from edge_runtime.detect.amplitude import AMP_BAND_MV, amplitude_scale
 from edge_runtime.dsp import design_bandpass, ecg_filter_sos
 
 __all__ = ["Beat", "DetectorConfig", "StreamingDetector", "detect_record", "amplitude_scale",
@@ -71,9 +72,6 @@ __all__ = ["Beat", "DetectorConfig", "StreamingDetector", "detect_record", "ampl
 _CHUNK = 1 << 18  # longest block processed at once (bounds the integer running sums)
 _E_SCALE = 100.0  # slope energy (mV/s)^2 -> integer units
 _E_MAX = float(1 << 36)  # clip per-sample energy so int64 sums can never overflow
-#: band-passed amplitude (max |bp| over the learning period) that needs no rescaling
-AMP_BAND_MV = (0.25, 4.0)
-_MAX_SHIFT = 40  # |k| of the 2**k amplitude scale (x1e-12 .. x1e12 covered)
 
 
 @dataclass(frozen=True)
@@ -638,26 +636,6 @@ class StreamingDetector:
                 continue
             self._spk = 0.25 * best.height + 0.75 * self._spk
             self._accept(best, t, searchback=True, score=best.height / max(thr2, 1e-12))
-
-
-def amplitude_scale(x: np.ndarray, bp_ba: tuple[np.ndarray, np.ndarray]) -> float:
-    """The power of two that brings ``x`` (n, leads) to millivolt-sized band-passed values.
-
-    ``A`` = max |band-pass(x)| over all leads (filter started in steady state, as the
-    detector's). 1.0 when ``A`` is in :data:`AMP_BAND_MV` or the signal is flat; otherwise
-    ``2**k`` with ``k = -round(log2 A)`` (so the scaled ``A`` is within a factor sqrt 2 of 1).
-    """
-    if x.shape[0] == 0:
-        return 1.0
-    b, a = bp_ba
-    zi = signal.lfilter_zi(b, a)[:, None] * x[0][None, :]
-    bp, _ = signal.lfilter(b, a, x, axis=0, zi=zi)
-    amp = float(np.abs(bp).max())
-    lo, hi = AMP_BAND_MV
-    if not math.isfinite(amp) or amp == 0.0 or lo <= amp <= hi:
-        return 1.0
-    k = int(np.clip(-round(math.log2(amp)), -_MAX_SHIFT, _MAX_SHIFT))
-    return math.ldexp(1.0, k)
 
 
 def _group_delay(sos: np.ndarray, f0: float, fs: float) -> float:
