@@ -19,9 +19,8 @@ import wfdb
 
 from edge_runtime.cli import make_parser
 from edge_runtime.detect import Beat, StreamingDetector
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import EcgEdgeError, nonneg_int, positive_float
 from edge_runtime.records import Recording, read_record, resolve_record_path
-from edge_runtime.validation import nonneg_int, positive_float
 
 __all__ = ["build_parser", "read_input", "detect_beats", "write_annotations", "main"]
 

@@ -4,12 +4,14 @@ Bad input (missing files, wrong sample rate, mismatched leads, bad flags) must e
 clear line and a non-zero exit, never a traceback. Code raises :class:`EcgEdgeError` with a
 message written for the user; the CLI prints ``ecgedge: error: <message>`` and exits with
 ``exit_code``. Bad flags are the same kind of error: :func:`make_parser` gives every command
-(``ecgedge run``, ``ecgedge sim``, ...) an argparse that reports them as one line too.
+(``ecgedge run``, ``ecgedge sim``, ...) an argparse that reports them as one line too, and
+the flag types (:func:`positive_float`, ...) refuse out-of-range numbers the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from typing import NoReturn
 
 
@@ -45,3 +47,53 @@ def make_parser(prog: str, description: str, **kwargs) -> OneLineArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         **kwargs,
     )
+
+
+def _number(text: str, kind: type) -> float | int:
+    try:
+        v = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got '{text}'")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    v = _number(text, float)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return float(v)
+
+
+def nonneg_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    v = _number(text, float)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return float(v)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    v = _number(text, int)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return int(v)
+
+
+def nonneg_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    v = _number(text, int)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return int(v)
+
+
+def device_id(text: str) -> int:
+    """argparse type: a device id as the wire carries it (16 bits, 0-65535)."""
+    v = _number(text, int)
+    if not 0 <= v <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"must be 0-65535 (16 bits on the wire), got {text}")
+    return int(v)

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.cli import make_parser
-from edge_runtime.errors import EcgEdgeError
-from edge_runtime.validation import positive_float
+from edge_runtime.errors import EcgEdgeError, positive_float
 from edge_runtime.windowing import record_windows
 
 #: Alternative spellings of the 12 standard lead names found in WFDB headers.

@@ -30,10 +30,9 @@ from edge_runtime.ec57 import (
     ec57_metrics,
     excluded_intervals,
 )
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import EcgEdgeError, nonneg_float
 from edge_runtime.records import AAMI_MAP, read_beat_annotations, resolve_record_path
 from edge_runtime.sinks.journal import read_journal
-from edge_runtime.validation import nonneg_float
 
 __all__ = ["ec57_agreement", "summarise_journal", "main"]
 

@@ -10,7 +10,8 @@ accepts a value or raises :class:`~edge_runtime.errors.EcgEdgeError` (argparse t
   resolved: refused. Above it an *offline record* is resampled to :data:`RESAMPLE_TO_HZ`
   (anti-aliased polyphase filter: safe, the ECG band of interest is far below 250 Hz) and the
   run says so; a *live stream* above it is refused (the device should send a supported rate);
-- numeric flags: :func:`positive_float`, :func:`nonneg_float`, :func:`positive_int`;
+- numeric flags: :func:`positive_float`, :func:`nonneg_float`, :func:`positive_int`, ...
+  (defined in :mod:`edge_runtime.errors` next to ``make_parser``, re-exported here);
 - channels: :func:`classify_channels` keeps ECG leads and names the others (by units: a
   pressure in mmHg or a pleth in NU is not an ECG; by name: PLETH, ABP, RESP, ...), and
   :func:`mv_factor` converts voltage units to the mV the pipeline works in.
@@ -18,7 +19,6 @@ accepts a value or raises :class:`~edge_runtime.errors.EcgEdgeError` (argparse t
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from collections.abc import Sequence
@@ -26,7 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import (  # the flag types live with make_parser; re-exported here
+    EcgEdgeError,
+    device_id,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 
 __all__ = [
     "FS_RANGE",
@@ -65,56 +72,6 @@ def check_fs(fs: float, what: str) -> None:
     if not (math.isfinite(fs) and lo <= fs <= hi):
         raise EcgEdgeError(f"{what} is sampled at {fs:g} Hz; the runtime supports "
                            f"{lo:g}-{hi:g} Hz")
-
-
-def _number(text: str, kind: type) -> float | int:
-    try:
-        v = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got '{text}'")
-    return v
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    v = _number(text, float)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return float(v)
-
-
-def nonneg_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    v = _number(text, float)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return float(v)
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    v = _number(text, int)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return int(v)
-
-
-def nonneg_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    v = _number(text, int)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return int(v)
-
-
-def device_id(text: str) -> int:
-    """argparse type: a device id as the wire carries it (16 bits, 0-65535)."""
-    v = _number(text, int)
-    if not 0 <= v <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"must be 0-65535 (16 bits on the wire), got {text}")
-    return int(v)
 
 
 def mv_factor(unit: str | None) -> float | None:

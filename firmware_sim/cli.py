@@ -20,15 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.datadir import find_data_dir
-from edge_runtime.errors import EcgEdgeError, make_parser
-from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
-from edge_runtime.validation import (
+from edge_runtime.errors import (
+    EcgEdgeError,
     device_id,
+    make_parser,
     nonneg_float,
     nonneg_int,
     positive_float,
     positive_int,
 )
+from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
 from firmware_sim.device import SimDevice
 from firmware_sim.faults import parse_faults
 from firmware_sim.ports import PtyOutput, SerialOutput, StreamOutput, TcpOutput

@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime import run_cli
-from edge_runtime.errors import EcgEdgeError, make_parser
+from edge_runtime.errors import EcgEdgeError, make_parser, positive_float
 from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
 from edge_runtime.sinks.journal import read_journal
-from edge_runtime.validation import positive_float
 from firmware_sim.device import SimDevice
 from firmware_sim.ports import PtyOutput
 
