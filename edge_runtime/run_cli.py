@@ -27,9 +27,10 @@ from typing import Any
 from edge_runtime.alerts import AlertEngine, load_config
 from edge_runtime.errors import EcgEdgeError, make_parser
 from edge_runtime.pipeline import Pipeline, PipelineConfig
-from edge_runtime.sinks import QueuedSink
 from edge_runtime.sinks.console import ConsoleSink
 from edge_runtime.sinks.journal import JournalSink
+from edge_runtime.sinks.spool import Spool
+from edge_runtime.sinks.spooled import SpooledSink
 
 __all__ = ["main", "build_parser", "load_models", "build_sinks"]
 
@@ -60,6 +61,12 @@ def build_parser():
     ap.add_argument("--mqtt-beats", action="store_true", help="also publish beat batches")
     ap.add_argument("--webhook", help="POST alerts as JSON to this URL")
     ap.add_argument("--queue-size", type=int, default=1000, help="network sink queue length")
+    ap.add_argument("--spool", metavar="DIR",
+                    help="keep undelivered alerts of network sinks here (default: next to "
+                         "--journal as JOURNAL.spool/; without either, in memory)")
+    ap.add_argument("--spool-max", type=int, default=10_000,
+                    help="most alerts spooled per network sink (the oldest are dropped, "
+                         "and the drop journaled)")
     ap.add_argument("--mode", default="auto", choices=["auto", "binary", "csv"],
                     help="wire format of --port")
     ap.add_argument("--baud", type=int, default=115200, help="serial baud rate")
@@ -105,6 +112,17 @@ def load_models(args) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
+def _spool(args, name: str) -> Spool:
+    """The on-disk spool of network sink ``name`` (see :mod:`edge_runtime.sinks.spool`)."""
+    if args.spool_max < 1:
+        raise EcgEdgeError(f"--spool-max must be at least 1, got {args.spool_max}")
+    root = args.spool or (f"{args.journal}.spool" if args.journal else None)
+    sp = Spool(None if root is None else Path(root) / name, max_records=args.spool_max)
+    if sp.disk_error is not None:
+        raise EcgEdgeError(f"cannot use spool directory {Path(root) / name}: {sp.disk_error}")
+    return sp
+
+
 def build_sinks(args, device_id: str) -> list[Any]:
     sinks: list[Any] = []
     # the journal goes first: an alert is fsynced before anyone (console, network) sees it
@@ -120,15 +138,15 @@ def build_sinks(args, device_id: str) -> list[Any]:
             port_n = int(port) if port else (8883 if args.mqtt_tls else 1883)
         except ValueError:
             raise EcgEdgeError(f"bad MQTT port in --mqtt {args.mqtt}") from None
-        sinks.append(QueuedSink(MqttSink(host, port_n, device_id, args.mqtt_prefix,
-                                         args.mqtt_user, args.mqtt_password, args.mqtt_tls,
-                                         args.mqtt_ca, publish_beats=args.mqtt_beats),
-                                args.queue_size))
+        sinks.append(SpooledSink(MqttSink(host, port_n, device_id, args.mqtt_prefix,
+                                          args.mqtt_user, args.mqtt_password, args.mqtt_tls,
+                                          args.mqtt_ca, publish_beats=args.mqtt_beats),
+                                 _spool(args, "mqtt"), args.queue_size))
     if args.webhook:
         from edge_runtime.sinks.webhook import WebhookSink
 
-        sinks.append(QueuedSink(WebhookSink(args.webhook), args.queue_size,
-                                only={"alert", "sink_overflow"}))
+        sinks.append(SpooledSink(WebhookSink(args.webhook, retries=1), _spool(args, "webhook"),
+                                 args.queue_size, only={"alert", "sink_overflow"}))
     return sinks
 
 
@@ -151,6 +169,10 @@ class Runtime:
         self.device_id = args.device_id or self.config["engine"].get("device_id", "ecgedge-0")
         self.beat_model, self.window_model = load_models(args)
         self.lead_map = _lead_map(args.lead_map)
+        if args.strips:
+            from edge_runtime.strips import check_strips_dir
+
+            check_strips_dir(args.strips)  # a file or unwritable dir: one line, before the run
         self.sinks = build_sinks(args, self.device_id)
         self.pipeline: Pipeline | None = None
         self.summaries: list[dict] = []
