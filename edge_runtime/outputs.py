@@ -128,6 +128,14 @@ class Outputs:
         alert.evidence = {**alert.evidence, "down_s": down_s, **evidence}
         return AlertUpdate("end", time_s, alert)
 
-    def finish(self, time_s: float) -> list[AlertUpdate]:
-        """End of the session: close the output alarms still active."""
-        return [self._end(k, time_s, ended_by="end_of_stream") for k in list(self.active)]
+    def finish(self, time_s: float, settle_s: float = 3.0) -> list[AlertUpdate]:
+        """End of the session: let network sinks try what they hold (up to ``settle_s``, so
+        a sink that is down is known and journaled even on a short offline run), then the
+        last changes and the end of the output alarms still active."""
+        deadline = time.monotonic() + settle_s
+        for s in self.sinks:
+            settle = getattr(s, "settle", None)
+            if settle is not None:
+                settle(max(0.0, deadline - time.monotonic()))
+        ups = self.poll(time_s)
+        return ups + [self._end(k, time_s, ended_by="end_of_stream") for k in list(self.active)]

@@ -366,7 +366,6 @@ class Pipeline:
             out.append(self._alert(u))
         if self.strips is not None:
             self.strips.finish(self.raw, self.beat_samples, self.beat_labels, out, self._emit)
-        self._check_outputs(out)
         for u in self.outputs.finish(self.n / self.fs):
             out.append(self._alert(u))
         out.append(self._emit({"event": "summary", **self.summary()}))

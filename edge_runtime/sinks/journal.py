@@ -109,15 +109,14 @@ class JournalSink:
         if self._error is not None and not force and time.monotonic() < self._retry_at:
             self._bound()
             return
+        prefix = b"\n" if self._newline else b""
+        note = b""
         if self._dropped_unreported:  # the dropped lines were the oldest: say so first
-            self._pending.appendleft(json.dumps({
+            note = json.dumps({
                 "event": "sink_overflow", "sink": self.name, "what": "journal",
                 "dropped": self._dropped_unreported, "dropped_total": self.dropped,
-                "reason": self._error}, separators=(",", ":")).encode() + b"\n")
-            self._pending_bytes += len(self._pending[0])
-            self._dropped_unreported = 0
-        prefix = b"\n" if self._newline else b""
-        data = prefix + b"".join(self._pending)
+                "reason": self._error}, separators=(",", ":")).encode() + b"\n"
+        data = prefix + note + b"".join(self._pending)
         done = 0
         try:
             while done < len(data):
@@ -125,23 +124,32 @@ class JournalSink:
             if sync and self.fsync:
                 os.fsync(self._fd)
         except OSError as exc:
-            self._fail(exc, data, done, len(prefix))
+            self._fail(exc, data, done, len(prefix), len(note))
             return
         self.lines += data.count(b"\n") - len(prefix)
         self._pending.clear()
         self._pending_bytes = 0
         self._newline = self._cut = False
+        self._dropped_unreported = 0
         if self._error is not None:
             log.warning("journal %s: writing again", self.path)
             self._error = None
 
-    def _fail(self, exc: OSError, data: bytes, done: int, prefix: int) -> None:
+    def _fail(self, exc: OSError, data: bytes, done: int, prefix: int, note: int) -> None:
         """``data[:done]`` reached the file: keep the rest (a cut line continues later)."""
         if done >= prefix:
             self._newline = False
-        self._cut = done > prefix and data[done - 1:done] != b"\n"
+        head = prefix + note
+        if note and done < head:  # the overflow note did not make it: it is made again
+            if done > prefix:  # a cut note: end that line before the next
+                self._newline = True
+            rest = data[head:]
+        else:
+            self._dropped_unreported = 0
+            rest = data[max(done, prefix):]
+            if done > prefix:  # (nothing written: the first chunk is what it was)
+                self._cut = data[done - 1:done] != b"\n"
         self.lines += data[:done].count(b"\n") - (prefix if done >= prefix else 0)
-        rest = data[max(done, prefix):]
         self._pending = deque(rest.splitlines(keepends=True))
         self._pending_bytes = len(rest)
         reason = f"{self.path}: {exc.strerror or exc}"

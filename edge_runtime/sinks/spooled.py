@@ -160,6 +160,13 @@ class SpooledSink:
             if not self._deliver(rec) and self._closing:
                 return
 
+    def settle(self, timeout: float) -> None:
+        """Wait until all is delivered or a delivery failed (at most ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.health().ok and (
+                len(self.spool) or not self._live.empty()):
+            time.sleep(0.02)
+
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is waiting (up to ``timeout`` s; a failure ends it), then close."""
         self._closing = True
