@@ -187,10 +187,12 @@ class Pipeline:
     def _emit(self, record: dict) -> dict:
         return self.outputs.emit(record)  # a failing sink never raises here: see outputs.py
 
-    def _check_outputs(self, out: list[dict]) -> None:
+    def check_outputs(self, out: list[dict] | None = None) -> list[dict]:
         """An output failed or came back: the ``storage``/``sink_down`` technical alarms."""
+        out = [] if out is None else out
         for u in self.outputs.poll(self.n / self.fs):
             out.append(self._alert(u))
+        return out
 
     # ------------------------------------------------------------------ input
     def push(self, samples: np.ndarray, lead_off: Sequence[bool] | None = None) -> list[dict]:
@@ -233,7 +235,7 @@ class Pipeline:
         out: list[dict] = []
         self.queue.put(self.n, TechnicalEvent(kind, active, self.n / self.fs, detail or {}))
         self._release(out)
-        self._check_outputs(out)
+        self.check_outputs(out)
         return out
 
     def _set_lead_off(self, mask: np.ndarray, out: list[dict]) -> None:
@@ -278,7 +280,7 @@ class Pipeline:
             self.strips.push(self.raw, self.n, self.beat_samples, self.beat_labels, out,
                              self._emit)
         self._release(out)
-        self._check_outputs(out)
+        self.check_outputs(out)
         self.stage_seconds["alerts+sinks"] += clock.now() - t3
 
     def _register(self, beats: Sequence[Any], keys: Sequence[int]) -> list[tuple[int, int]]:

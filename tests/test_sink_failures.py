@@ -405,3 +405,27 @@ def _port_open(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_ecgedge_run_starts_with_its_broker_down(tmp_path, capsys):
+    pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed")
+    with socket.socket() as s:  # nobody listens here
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("[rules.tachycardia]\nhr_above = 70.0\nhr_clear = 65.0\n")
+    journal = tmp_path / "run.jsonl"
+    assert cli_main(["run", "--record", "100", "--duration", "30", *NO_MODELS, "--quiet",
+                     "--config", str(cfg), "--mqtt", f"127.0.0.1:{port}",
+                     "--journal", str(journal)]) == 0
+    recs, _ = read_journal(journal)
+    down = [r for r in recs if r["event"] == "alert" and r["type"] == "sink_down"]
+    assert down[0]["action"] == "onset" and down[0]["evidence"]["outputs"] == ["mqtt"]
+    assert "cannot reach broker" in down[0]["evidence"]["reason"]
+    assert down[-1]["evidence"]["ended_by"] == "end_of_stream"
+    spooled = Spool(tmp_path / "run.jsonl.spool" / "mqtt")  # kept for the next run
+    ids = []
+    while (item := spooled.peek()) is not None:
+        ids.append(item[1]["id"] + item[1]["action"])
+        spooled.ack(item[0])
+    assert ids == [r["id"] + r["action"] for r in recs if r["event"] == "alert"]
