@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.errors import EcgEdgeError
+from edge_runtime.resources import config_path
 
 __all__ = [
     "SEVERITIES",
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 SEVERITIES: tuple[str, ...] = ("technical", "advisory", "warning", "crisis")
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "config" / "alerts.toml"
+DEFAULT_CONFIG_PATH = config_path("alerts.toml")  # package data (importlib.resources)
 TECHNICAL_KINDS = ("lead_off", "signal_loss", "noise", "disconnect", "data_gap")
 
 
