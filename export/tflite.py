@@ -124,7 +124,8 @@ def tflite_quantization(name: str, recipe_cfg: list[dict[str, Any]],
         q["calibration"] = {k: v for k, v in onnx_quant["calibration"].items()
                             if k not in ("candidates_tried", "chosen_val")}
     else:  # dynamic range: weights int8, activations float, quantized per inference
-        q["method"] = "dynamic range (weights only, no calibration)"
+        q["method"] = ("dynamic range (int8 weights; activations quantized at run time, "
+                       "no calibration)")
         q["activations"] = ("float32 (quantized on the fly by the int8 kernels)"
                             if q["compute_precision"] == "integer" else "float32")
         q["calibration"] = None
