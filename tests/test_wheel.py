@@ -134,3 +134,22 @@ def test_wheel_carries_its_files_and_runs_outside_the_repo(tmp_path):
     bench = subprocess.run([sys.executable, "-m", "edge_runtime", "bench", "--help"],
                            cwd=work, env=env, capture_output=True, text=True, timeout=60)
     assert bench.returncode == 0 and "pipeline" in bench.stdout
+
+
+@pytest.mark.slow
+def test_bench_pipeline_runs_on_the_shipped_record(tmp_path, monkeypatch, capsys):
+    """``ecgedge bench pipeline`` is package code: without a data dir it measures the shipped
+    record (x real time, beat latency, peak RSS) and writes its JSON where it is told."""
+    monkeypatch.setenv("ECGEDGE_DATA", str(tmp_path / "no-data-here"))
+    out = tmp_path / "pipeline.json"
+    rc = cli_main(["bench", "pipeline", "--variants", "int8", "--ptbxl", "0", "--repeat", "1",
+                   "--out", str(out)])
+    assert rc == 0
+    assert "benchmarking the shipped record(s) 100" in capsys.readouterr().err
+    res = json.loads(out.read_text())
+    v = res["variants"]["int8"]
+    assert v["records"] == 1 and v["per_record"][0]["record"] == "100"
+    assert v["beat_model"].endswith("beat.int8.onnx")
+    assert v["x_real_time_total"] > 1 and v["peak_rss_mb"] > 0
+    assert 0 < v["beat_latency_s"]["p50"] <= v["beat_latency_s"]["p99"]
+    assert res["asystole_alarm_delay"]["records"] == 1
