@@ -27,7 +27,7 @@ COMMANDS: dict[str, Command] = {
     "train": ("train.cli:main", "train a model (beats, window)", 5),
     "export": ("export.cli:main", "export checkpoints to ONNX/TFLite, inspect model cards", 7),
     "eval": ("train.eval_cli:main", "evaluate (detector, beats, window)", 4),
-    "bench": ("edge_runtime.bench_cli:main", "run a benchmark script from bench/", 4),
+    "bench": ("edge_runtime.bench_cli:main", "run a benchmark (pipeline: in the package)", 4),
     "report": ("edge_runtime.report:main", "summarise a run journal", 9),
 }
 

@@ -15,8 +15,6 @@ import wfdb
 
 from edge_runtime.errors import EcgEdgeError
 
-_DATA_DIR = Path(__file__).resolve().parent / "data"
-
 #: MIT-BIH beat-label annotation symbols (EC57 reference beats). Rhythm (+), noise (~),
 #: comments (") and other non-beat annotations are excluded.
 BEAT_SYMBOLS: frozenset[str] = frozenset("NLRBAaJSVrFejnE/fQ?")
@@ -58,7 +56,9 @@ class Recording:
 
 def shipped_record_path(name: str = "100") -> Path:
     """Path (without extension) of a record shipped inside the package."""
-    return _DATA_DIR / name
+    from edge_runtime.resources import data_path
+
+    return data_path(name)
 
 
 def resolve_record_path(path: str | Path) -> Path:

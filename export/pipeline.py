@@ -34,7 +34,7 @@ from export.checkpoint import Checkpoint, load_checkpoint, torch_logits
 from export.datasets import ExportData, Split
 from export.onnx_export import OPSET, export_onnx, save_checked, set_card
 from export.parity import BOUNDS, ParityResult, compare, decisions, probabilities, task_metric
-from export.quantize import KEEP_FLOAT, METHODS, QuantConfig, quantize_onnx
+from export.quantize import KEEP_FLOAT, METHODS, QuantConfig, describe_pre_process, quantize_onnx
 
 _REPO = Path(__file__).resolve().parent.parent
 
@@ -181,12 +181,17 @@ def export_checkpoint(
         int8_paths: dict[str, Path] = {}
         configs: dict[str, QuantConfig] = {}
         floats: dict[str, list[str]] = {}
+        pre: dict[str, dict[str, Any]] = {}
         for kf in keep_float:
             for m in methods:
                 name = m if kf == "none" else f"{m}+float:{kf}"
                 qc = QuantConfig(method=m, keep_float=kf)
                 path = tmp / f"{task}.int8.{len(configs)}.onnx"
-                floats[name] = quantize_onnx(fp32, path, data.calib.inputs, qc)
+                notes: dict[str, Any] = {}
+                floats[name] = quantize_onnx(fp32, path, data.calib.inputs, qc, notes=notes)
+                if not pre:  # the same fp32 graph for every candidate: say it once
+                    log(f"[{task}] {describe_pre_process(notes['pre_process'])}")
+                pre[name] = notes["pre_process"]
                 int8_paths[name], configs[name] = path, qc
                 report.candidates[name] = _val_score(
                     card, ref_val, artifact_logits(path, data.val.inputs), data.val.y,
@@ -220,6 +225,7 @@ def export_checkpoint(
         card8 = {**card, "export": export_info,
                  "quantization": {**configs[best].to_dict(),
                                   "float_nodes": floats[best],
+                                  "pre_process": pre[best],
                                   "tool": "onnxruntime.quantization.quantize_static",
                                   "calibration": calib_info},
                  "metrics_fp32": _metrics(p32), "metrics_int8": _metrics(p8),
@@ -245,6 +251,14 @@ def export_checkpoint(
             raise EcgEdgeError(f"{task}: parity bound broken ({'; '.join(report.failures)}); "
                                "nothing written")
         out_dir.mkdir(parents=True, exist_ok=True)
+        if not tflite:
+            from export.tflite import remove_stale
+
+            gone = remove_stale(out_dir, task)
+            if gone:
+                log(f"[{task}] removed {len(gone)} stale TFLite file(s) of an older export "
+                    f"({', '.join(p.name for p in gone)}): TFLite not rebuilt (needs the "
+                    "tflite-export extra and --tflite yes)")
         for suffix, path in staged.items():
             dst = out_dir / f"{task}.{suffix}"
             shutil.copyfile(path, dst)
