@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.provenance import ids_hash
 from edge_runtime.windowing import DEFAULT_FILTER, condition
 from train.data import ptbxl
 
@@ -122,11 +123,6 @@ def assert_patient_disjoint(meta: ptbxl.PtbxlMeta, split: dict[str, np.ndarray])
         for b in names[i + 1 :]:
             shared = pats[a] & pats[b]
             assert not shared, f"patients in both {a} and {b}: {sorted(shared)[:5]}"
-
-
-def ids_hash(ids: np.ndarray) -> str:
-    """Short stable hash of a list of ecg_ids (goes into every report and card)."""
-    return hashlib.sha1(",".join(str(int(i)) for i in sorted(ids)).encode()).hexdigest()[:16]
 
 
 def build_task(cond: Conditioned, task: str, lead_set: str = "12") -> TaskData:
