@@ -12,6 +12,7 @@ stdlib only (the runtime imports it on a Raspberry Pi).
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import subprocess
 from collections.abc import Iterable
@@ -20,7 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 UNKNOWN = "unknown"
 
-__all__ = ["git_commit", "git_dirty", "provenance", "ids_hash", "source_files", "source_hash"]
+__all__ = ["git_commit", "git_dirty", "provenance", "ids_hash", "source_files", "source_hash",
+           "code_key"]
 
 
 def _git(*args: str, repo: Path = REPO) -> str | None:
@@ -90,3 +92,15 @@ def source_hash(modules: Iterable[str], files: Iterable[Path] | None = None) -> 
             rel = p.name
         h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:16]
+
+
+def code_key(modules: Iterable[str], libraries: Iterable[str] = ("numpy", "scipy")) -> str:
+    """Cache-key part for data derived by ``modules``: their source hash plus the versions
+    of the numeric ``libraries`` they call (a filter design can change with scipy)."""
+    versions = []
+    for lib in libraries:
+        try:
+            versions.append(f"{lib}={importlib.metadata.version(lib)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{lib}=absent")
+    return source_hash(modules) + ";" + ",".join(versions)
