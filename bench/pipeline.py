@@ -46,7 +46,6 @@ sys.path.insert(0, str(REPO))
 from edge_runtime.alerts import AlertEngine  # noqa: E402
 from edge_runtime.datadir import resolve_data_dir  # noqa: E402
 from edge_runtime.pipeline import Pipeline, set_stage_clock  # noqa: E402
-from edge_runtime.provenance import provenance  # noqa: E402
 from edge_runtime.records import read_beat_annotations, read_record  # noqa: E402
 from edge_runtime.report import ec57_agreement  # noqa: E402
 from edge_runtime.sinks.journal import JournalSink  # noqa: E402
@@ -452,7 +451,6 @@ def main() -> int:
            "MKL_NUM_THREADS": "1"}
     results = {"command": "python " + " ".join([os.path.relpath(__file__, REPO), *sys.argv[1:]]),
                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               **provenance(),
                "host": {"cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
                "variants": {}}
     for v in args.variants.split(","):
