@@ -157,9 +157,12 @@ def format_card(card: dict, path: str | Path = "") -> str:
                      f"agreement={par.get('agreement'):.4f} {par.get('metric')} drop="
                      f"{par.get('metric_drop'):.4f} passed={par.get('passed')}")
     exp = card.get("export") or {}
-    lines.append(
-        f"  git commit  {card.get('git_commit', '?')} (export {exp.get('git_commit', '-')})"
-    )
+
+    def dirty(d: dict) -> str:
+        return " +uncommitted changes" if d.get("git_dirty") else ""
+
+    lines.append(f"  git commit  {card.get('git_commit', '?')}{dirty(card)} "
+                 f"(export {exp.get('git_commit', '-')}{dirty(exp)})")
     if exp.get("command"):
         lines.append(f"  command     {exp['command']}")
     return "\n".join(lines)

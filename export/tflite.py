@@ -27,7 +27,7 @@ from edge_runtime.errors import EcgEdgeError
 from edge_runtime.inference import card_path_for_tflite
 from export.checkpoint import Checkpoint
 from export.datasets import ExportData
-from export.parity import BOUNDS, ParityResult, compare
+from export.parity import BOUNDS, ParityResult, artifact_logits, compare, val_score
 
 
 def _quiet():
@@ -167,8 +167,6 @@ def export_tflite(
     """Float and int8 .tflite with cards beside them, each compared with torch on test."""
     import litert_torch
 
-    from export.pipeline import artifact_logits
-
     bounds = {**BOUNDS, **(bounds or {})}
     task, names = ck.card["task"], ck.input_names
     out: list[tuple[str, Path, ParityResult]] = []
@@ -184,8 +182,6 @@ def export_tflite(
     _write_card(f32, {**card32, "export": {**card32["export"], **conv}, "parity": p32.to_dict()})
     out.append(("fp32", f32, p32))
 
-    from export.pipeline import _val_score
-
     tried: dict[str, dict[str, Any]] = {}
     i8 = tmp / f"{task}.int8.tflite"
     chosen = None
@@ -195,7 +191,7 @@ def export_tflite(
             "examples)")
         quantize_int8(f32, path, data.calib.inputs, names, rname)
         _write_card(path, card8)  # provisional, so the runtime loader accepts it
-        tried[rname] = _val_score(ck.card, ref_val, artifact_logits(path, data.val.inputs),
+        tried[rname] = val_score(ck.card, ref_val, artifact_logits(path, data.val.inputs),
                                   data.val.y, bounds["int8"])
         log(f"[{task}]   val {tried[rname]['metric']}={tried[rname]['value']:.4f} agreement="
             f"{tried[rname]['agreement_with_torch']:.4f}"

@@ -48,6 +48,7 @@ from edge_runtime.alerts import AlertEngine
 from edge_runtime.benchmark.common import child_env, display_path, record_dir, results_dir
 from edge_runtime.datadir import find_data_dir
 from edge_runtime.pipeline import Pipeline, set_stage_clock
+from edge_runtime.provenance import provenance
 from edge_runtime.records import read_beat_annotations, read_record
 from edge_runtime.report import ec57_agreement
 from edge_runtime.sinks.journal import JournalSink
@@ -333,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"command": " ".join(["ecgedge bench pipeline", *argv]),
                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "host": {"cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
-               "variants": {}}
+               **provenance(), "variants": {}}
     for v in args.variants.split(","):
         cmd = [sys.executable, "-m", "edge_runtime.benchmark.pipeline", "--worker",
                "--variant", v, "--records", args.records,
