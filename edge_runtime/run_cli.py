@@ -208,21 +208,9 @@ def _run_record(rt: Runtime, args) -> None:
 
 
 def _resolve_record(name: str, data_dir: str | None) -> Path:
-    from edge_runtime.datadir import find_data_dir
-    from edge_runtime.records import resolve_record_path, shipped_record_path
+    from edge_runtime.records import find_record
 
-    p = Path(name)
-    stem = p.with_suffix("") if p.suffix in (".hea", ".dat") else p
-    cands = [stem]
-    if stem.parent == Path("."):
-        cands.append(shipped_record_path(stem.name))
-    root = find_data_dir(data_dir)
-    if root is not None and not stem.is_absolute():
-        cands += [root / "mitdb" / stem, root / stem]
-    for c in cands:
-        if c.with_suffix(".hea").is_file():
-            return resolve_record_path(c)
-    raise EcgEdgeError(f"record not found: {name}")
+    return find_record(name, data_dir)
 
 
 def _run_port(rt: Runtime, args, stop: threading.Event) -> None:

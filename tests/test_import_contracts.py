@@ -11,7 +11,8 @@ also sees the function-level imports this code base uses for optional extras.)
    them through ``importlib.import_module``/``__import__`` with a literal name either.
 2. ``firmware_sim`` (a stand-in for the acquisition device) uses only the runtime's public
    wire protocol, records and errors; ``firmware_sim/demo.py``, which drives the runtime end
-   to end, may also use its run entry (``edge_runtime.run_cli``). No private (``_x``) names.
+   to end, may also use its run entry (``edge_runtime.run_cli``) and read the journal that run writes
+   (``edge_runtime.sinks.journal``). No private (``_x``) names.
 3. No import cycles among the modules of the four packages (and ``bench``).
 """
 
@@ -25,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("edge_runtime", "train", "export", "firmware_sim", "bench")
 RUNTIME_FORBIDDEN = ("torch", "train", "export", "firmware_sim")
 SIM_ALLOWED = ("edge_runtime.protocol", "edge_runtime.records", "edge_runtime.errors")
-DEMO_ALLOWED = (*SIM_ALLOWED, "edge_runtime.run_cli")
+DEMO_ALLOWED = (*SIM_ALLOWED, "edge_runtime.run_cli", "edge_runtime.sinks.journal")
 DISPATCHER = "edge_runtime.cli"
 
 
@@ -192,3 +193,10 @@ def test_no_import_cycles():
         inner = [f"{_where(a, g[a][b])}: {a} -> {b}" for a in comp for b in g[a] if b in comp]
         lines.append(" | ".join(inner))
     assert not found, "import cycles:\n" + "\n".join(lines)
+
+
+def test_demo_is_dispatched_lazily_from_the_simulator():
+    from edge_runtime.cli import COMMANDS
+
+    assert COMMANDS["demo"][0] == "firmware_sim.demo:main"
+    assert not (REPO / "edge_runtime" / "demo.py").exists()
