@@ -11,8 +11,8 @@ also sees the function-level imports this code base uses for optional extras.)
    them through ``importlib.import_module``/``__import__`` with a literal name either.
 2. ``firmware_sim`` (a stand-in for the acquisition device) uses only the runtime's public
    wire protocol, records and errors; ``firmware_sim/demo.py``, which drives the runtime end
-   to end, may also use its run entry (``edge_runtime.run_cli``) and read the journal that run writes
-   (``edge_runtime.sinks.journal``). No private (``_x``) names.
+   to end, may also use its run entry (``edge_runtime.run_cli``) and read the journal that
+   run writes (``edge_runtime.sinks.journal``). No private (``_x``) names.
 3. No import cycles among the modules of the four packages (and ``bench``).
 """
 
