@@ -132,6 +132,7 @@ def aggregate(results: list[RecordResult]) -> dict:
     keyf = lambda k: (order.get(k[0], 99), k[0], k[1] != "any", k[1])  # noqa: E731
     return {
         "records": len(results), "hours": round(hours, 3),
+        "without_beat_model": [r.name for r in results if r.models.get("beat_model") is False],
         "rows": {f"{t}/{s}": rows[(t, s)].to_dict() for t, s in sorted(rows, key=keyf)},
         "ec57": ec57,
         "lethal": {"episodes": len(lethal), "crisis_within_10s": len(hit),
@@ -150,7 +151,9 @@ def _f(x, fmt: str = "{:.1f}") -> str:
 
 def format_table(name: str, agg: dict) -> str:
     """Plain-text table of one record set."""
-    lines = [f"== {name}: {agg['records']} records, {agg['hours']:.2f} h ==",
+    nobeat = agg.get("without_beat_model") or []
+    note = f" (no beat model on {', '.join(nobeat)}: leads do not fit)" if nobeat else ""
+    lines = [f"== {name}: {agg['records']} records, {agg['hours']:.2f} h{note} ==",
              f"{'alarm/severity':<24}{'ep':>5}{'det':>5}{'Se%':>7}{'alarms':>7}{'TP':>6}"
              f"{'+P%':>7}{'FA/h':>7}{'delay med/max s':>17}"]
     for key, r in agg["rows"].items():

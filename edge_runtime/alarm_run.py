@@ -59,20 +59,27 @@ def load_models(precision: str = "int8") -> Models:
 
 
 def run_pipeline(signal: np.ndarray, fs: float, leads: list[str], models: Models,
-                 source: str = "") -> list[dict]:
-    """Feed ``signal`` through a fresh Pipeline; return its alert records, in order."""
+                 source: str = "", used: dict | None = None) -> list[dict]:
+    """Feed ``signal`` through a fresh Pipeline; return its alert records, in order.
+
+    As ``ecgedge run`` does, a shipped model whose card does not fit the record's leads
+    (records 102 and 104 lack MLII) is left out; ``used`` (if given) records which ran.
+    """
     from edge_runtime.pipeline import Pipeline, PipelineConfig
 
     cfg = PipelineConfig(status_every_s=1e9)
-
-    def make(window: Any) -> Pipeline:
-        return Pipeline(fs, leads, beat_model=models.beat, window_model=window, config=cfg,
-                        source=source)
-
-    try:
-        p = make(models.window)
-    except EcgEdgeError:  # the window model's card does not fit these leads: run without
-        p = make(None)
+    p = None
+    for beat, window in ((models.beat, models.window), (models.beat, None),
+                         (None, models.window), (None, None)):
+        try:
+            p = Pipeline(fs, leads, beat_model=beat, window_model=window, config=cfg,
+                         source=source)
+        except EcgEdgeError:  # a card does not fit these leads: try without that model
+            continue
+        if used is not None:
+            used.update(beat_model=beat is not None, window_model=window is not None)
+        break
+    assert p is not None  # the last combination has no model to refuse
     out: list[dict] = []
     step = int(10 * fs)
     for i in range(0, signal.shape[0], step):
@@ -92,13 +99,15 @@ class RecordResult:
     lethal: list[dict] = field(default_factory=list)
     ec57: dict[str, dict] = field(default_factory=dict)
     noise: dict | None = None
+    models: dict = field(default_factory=dict)  # which models ran: {"beat_model": bool, ...}
 
     def summary(self, full: bool = True) -> dict:
         """JSON-able: alarm counts per type:severity, false alarms, misses (and alarms)."""
         counts: dict[str, int] = {}
         for a in self.alarms:
             counts[f"{a.type}:{a.severity}"] = counts.get(f"{a.type}:{a.severity}", 0) + 1
-        d: dict = {"hours": round(self.hours, 4), "alarm_counts": dict(sorted(counts.items()))}
+        d: dict = {"hours": round(self.hours, 4), "alarm_counts": dict(sorted(counts.items())),
+                   "models": self.models}
         if full:
             d["false"] = sorted({f for (_t, s), r in self.rows.items() if s == "any"
                                  for f in (f"{_t} {x}" for x in r.false)})
@@ -132,9 +141,11 @@ def evaluate_record(path: str | Path, models: Models, duration_s: float | None =
     eps = [e for e in read_reference(rec.path, rec.n_samples, rec.fs) if e.start_s < n / rec.fs]
     end_s = n / rec.fs
     eps = [Episode(e.kind, e.start_s, min(e.end_s, end_s), e.detail) for e in eps]
-    alarms = alarms_from_records(run_pipeline(sig, rec.fs, rec.leads, models, str(path)), end_s)
+    used: dict = {}
+    alarms = alarms_from_records(run_pipeline(sig, rec.fs, rec.leads, models, str(path), used),
+                                 end_s)
     res = RecordResult(rec.name, end_s / 3600.0, alarms,
-                       score_record(rec.name, alarms, eps, end_s / 3600.0, tol))
+                       score_record(rec.name, alarms, eps, end_s / 3600.0, tol), models=used)
     res.lethal = lethal_detection(rec.name, eps, alarms)
     res.ec57 = _ec57(alarms, eps, end_s)
     return res
