@@ -110,6 +110,8 @@ def aggregate(results: list[RecordResult]) -> dict:
     for r in results:
         for key, st in r.rows.items():
             rows.setdefault(key, RowStats()).add(st)
+    for key in [k for k, st in rows.items() if k[1] != "any" and st.alarms == 0]:
+        del rows[key]  # a severity no alarm of this type reached in these records
     for st in rows.values():
         st.hours = hours
     ec57: dict[str, dict] = {}
@@ -180,15 +182,17 @@ def format_table(name: str, agg: dict) -> str:
 
 
 def noise_table(noise: dict) -> str:
-    """Noise stress: arrhythmia alarms per hour of noise, by noise type and SNR."""
+    """Noise stress: arrhythmia alarms per hour of noise, by noise type and SNR (arrh: every
+    severity; warn: arrhythmia warnings; crisis: arrhythmia crises)."""
     lines = ["== noise stress (every arrhythmia alarm while noise is on is false) ==",
-             f"{'noise':<7}{'SNR dB':>7}{'noise h':>9}{'arrh':>6}{'arrh/h':>8}{'crisis':>8}"
-             f"{'crisis/h':>9}{'noise alarm %':>15}  top types"]
+             f"{'noise':<7}{'SNR dB':>7}{'noise h':>9}{'arrh':>6}{'arrh/h':>8}{'warn/h':>8}"
+             f"{'crisis':>7}{'crisis/h':>9}{'noise alarm %':>15}  top types"]
     for d in noise.values():
         top = ", ".join(f"{k} {v}" for k, v in sorted(d["by_type"].items(),
                                                       key=lambda kv: -kv[1])[:4])
         lines.append(f"{d['noise']:<7}{_f(d['snr_db'], '{:g}'):>7}{d['noise_h']:>9.2f}"
-                     f"{d['arrhythmia']:>6}{d['arrhythmia_per_h']:>8.1f}{d['crisis']:>8}"
+                     f"{d['arrhythmia']:>6}{d['arrhythmia_per_h']:>8.1f}"
+                     f"{d['warning_per_h']:>8.1f}{d['crisis']:>7}"
                      f"{d['crisis_per_h']:>9.1f}{_f(d['noise_alarm_pct']):>15}  {top}")
     return "\n".join(lines)
 
@@ -201,9 +205,11 @@ def _noise_aggregate(runs: list[RecordResult], noise: str, snr: float | None) ->
     h = sum(r.noise["noise_s"] for r in runs) / 3600.0
     arr = sum(r.noise["arrhythmia"] for r in runs)
     cri = sum(r.noise["crisis"] for r in runs)
+    warn = sum(r.noise["warning"] for r in runs)
     cov = sum(r.noise["noise_alarm_covered_s"] for r in runs)
     return {"noise": noise, "snr_db": snr, "runs": len(runs), "noise_h": round(h, 4),
             "arrhythmia": arr, "arrhythmia_per_h": round(arr / h, 3) if h else 0.0,
+            "warning": warn, "warning_per_h": round(warn / h, 3) if h else 0.0,
             "crisis": cri, "crisis_per_h": round(cri / h, 3) if h else 0.0,
             "noise_alarm_pct": _pct(cov, h * 3600.0), "by_type": dict(sorted(by.items())),
             "per_run": {r.name: r.summary(full=False) for r in runs}}
@@ -215,6 +221,10 @@ def run_benchmark(args) -> dict:
 
     if args.db != "mitdb":
         raise EcgEdgeError(f"--db {args.db}: only mitdb has the rhythm annotations needed")
+    if args.duration is not None and not args.duration > 0:
+        raise EcgEdgeError(f"--duration must be > 0 s, got {args.duration:g}")
+    if not args.tol >= 0:
+        raise EcgEdgeError(f"--tol must be >= 0 s, got {args.tol:g}")
     root = resolve_data_dir(args.data_dir)
     mitdb = root / "mitdb"
     records, sets = select_records(args.records)

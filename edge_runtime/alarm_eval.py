@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_runtime.alarm_reference import Episode
+from edge_runtime.alerts import SEVERITIES
 
 __all__ = [
     "ALARM_REFERENCE",
@@ -218,7 +219,7 @@ def _pct(a: int, b: int) -> float | None:
 
 def score_record(name: str, alarms: Sequence[Alarm], episodes: Sequence[Episode],
                  hours: float, tol: float = 5.0) -> dict[tuple[str, str], RowStats]:
-    """Rows ``(type, severity)`` and ``(type, "any")`` for one record.
+    """Rows ``(type, severity)`` (every severity) and ``(type, "any")`` for one record.
 
     Types without a reference (:data:`ALARM_REFERENCE`) get alarm counts only (every alarm
     counted, none judged: ``judged`` False, +P and false alarms undefined).
@@ -230,8 +231,9 @@ def score_record(name: str, alarms: Sequence[Alarm], episodes: Sequence[Episode]
     types = sorted({a.type for a in alarms} | set(ALARM_REFERENCE))
     for typ in types:
         mine = [a for a in alarms if a.type == typ]
-        sevs = sorted({a.severity for a in mine})
-        for sev in [*sevs, "any"]:
+        # every severity, so per-severity rows count the same episodes in every record (the
+        # aggregate drops severities that raised no alarm anywhere)
+        for sev in [*SEVERITIES, "any"]:
             group = mine if sev == "any" else [a for a in mine if a.severity == sev]
             st = RowStats(hours=hours, alarms=len(group))
             if typ in ALARM_REFERENCE:

@@ -186,6 +186,7 @@ def evaluate_noisy(record: str | Path, noise_path: str | Path | None, snr_db: fl
     res.noise = noise_alarms(alarms, spans, tol)
     res.noise["arrhythmia"] = sum(v for k, v in res.noise["by_type"].items()
                                   if k.split(":")[0] in ARRHYTHMIA_TYPES)
-    res.noise["crisis"] = sum(v for k, v in res.noise["by_type"].items()
-                              if k.endswith(":crisis"))
+    for sev in ("warning", "crisis"):
+        res.noise[sev] = sum(v for k, v in res.noise["by_type"].items()
+                             if k.split(":")[0] in ARRHYTHMIA_TYPES and k.endswith(f":{sev}"))
     return res

@@ -148,6 +148,14 @@ def test_score_record_rows():
     assert rows[("tachycardia", "crisis")].true_alarms == 0  # escalation at 80 > 70 + 5
     vf = rows[("VFL:any-crisis", "crisis")]
     assert (vf.episodes, vf.detected, vf.judged) == (1, 1, False)
+    # every severity row counts the same episodes; the aggregate drops those without alarms
+    assert rows[("vt", "warning")].episodes == 2 and rows[("vt", "warning")].alarms == 0
+    from edge_runtime.alarm_cli import aggregate
+    from edge_runtime.alarm_run import RecordResult
+
+    agg = aggregate([RecordResult("r", 0.5, alarms, rows)])
+    assert "vt/warning" not in agg["rows"] and agg["rows"]["vt/crisis"]["episodes"] == 2
+    assert agg["rows"]["vt/any"]["sensitivity"] == 50.0
 
 
 def test_ec57_episode_statistics_with_flutter_exclusion():
