@@ -10,9 +10,10 @@ Matching rules (the documentation in docs/alarms.md repeats them):
   severity it had then and its time ``t`` = the signal time it was raised (``time_s`` of the
   update). It stays active until the alert's ``end_s``.
 * Each alarm type has the reference kinds that make it true (:data:`ALARM_REFERENCE`): the
-  kinds its sensitivity is counted over, and the kinds it may match (e.g. a ``vt`` alarm in
-  ventricular flutter is a true lethal-rhythm alarm; an ``af`` alarm in atrial flutter is not
-  false).
+  kinds its sensitivity is counted over, and the kinds it may match (e.g. a ``vt`` or
+  ``tachycardia`` alarm in ventricular flutter is true: the ventricular rate is high, though
+  MIT-BIH marks flutter waves, not beats, so no reference rate exists there; an ``af`` alarm
+  in atrial flutter is not false).
 * An alarm is a true positive when ``t`` lies in ``[onset - tol, end + tol]`` of a reference
   episode of a matching kind (``tol`` = 5 s by default); otherwise it is a false alarm.
 * An episode is detected when an alarm of its type is active at some time in
@@ -56,7 +57,7 @@ ALARM_REFERENCE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "asystole": (("asystole",), ("asystole",)),
     "pause": (("pause",), ("pause",)),
     "bradycardia": (("brady",), ("brady",)),
-    "tachycardia": (("tachy",), ("tachy",)),
+    "tachycardia": (("tachy",), ("tachy", "VF", "VFL")),
     "vt": (("vt",), ("vt", "VF", "VFL")),
     "svt": (("svt",), ("svt",)),
     "af": (("AFIB",), ("AFIB", "AFL")),
@@ -87,12 +88,21 @@ class Alarm:
 
 
 def alarms_from_records(records: Iterable[dict], end_s: float) -> list[Alarm]:
-    """Alarms from the pipeline's alert records (``{"event": "alert", "action": ...}``)."""
+    """Alarms from the pipeline's alert records (``{"event": "alert", "action": ...}``).
+
+    An ``escalate`` that does not change the severity the alert already had in its previous
+    record is not a new alarm (an onset escalated in the same engine step is reported twice
+    with the escalated severity, because both updates share the alert object).
+    """
     out: list[Alarm] = []
     ends: dict[str, float] = {}
+    last_sev: dict[str, str] = {}
     for r in records:
         if r.get("event") != "alert":
             continue
+        if r["action"] == "escalate" and last_sev.get(r.get("id", "")) == r["severity"]:
+            continue  # onset and escalation in one engine step both carry the new severity
+        last_sev[r.get("id", "")] = r["severity"]
         if r["action"] in ("onset", "escalate"):
             start = float(r["start_s"]) if r["action"] == "onset" else float(r["time_s"])
             out.append(Alarm(r["type"], r["severity"], float(r["time_s"]), start, end_s,

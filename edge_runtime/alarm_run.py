@@ -109,10 +109,10 @@ class RecordResult:
         d: dict = {"hours": round(self.hours, 4), "alarm_counts": dict(sorted(counts.items())),
                    "models": self.models}
         if full:
-            d["false"] = sorted({f for (_t, s), r in self.rows.items() if s == "any"
-                                 for f in (f"{_t} {x}" for x in r.false)})
-            d["missed"] = sorted({f"{_t} {x}" for (_t, s), r in self.rows.items()
-                                  if s == "any" for x in r.missed})
+            d["false"] = [f"{t} {x}" for (t, s), r in self.rows.items() if s == "any"
+                          for x in r.false]
+            d["missed"] = [f"{t} {x}" for (t, s), r in self.rows.items() if s == "any"
+                           for x in r.missed]
             d["alarms"] = [[a.type, a.severity, round(a.t, 2), round(a.end_s, 2)]
                            for a in self.alarms]
         if self.noise is not None:

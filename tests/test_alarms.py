@@ -137,6 +137,7 @@ def test_score_record_rows():
            Episode("tachy", 50, 70)]
     alarms = [_alarm("vt", 11.5, sev="crisis"), _alarm("vt", 400, sev="crisis"),
               _alarm("vt", 303, sev="crisis"),  # in flutter: a true lethal-rhythm alarm
+              _alarm("tachycardia", 310, sev="crisis"),  # in flutter too: true
               _alarm("tachycardia", 55), _alarm("tachycardia", 80, sev="crisis",
                                                 action="escalate")]
     rows = score_record("r", alarms, eps, hours=0.5)
@@ -145,7 +146,9 @@ def test_score_record_rows():
     assert vt.delays == [pytest.approx(1.5)] and vt.missed == ["r@100.0(5s)"]
     assert vt.to_dict()["false_per_hour"] == 2.0  # 1 false in 0.5 h
     assert rows[("tachycardia", "warning")].true_alarms == 1
-    assert rows[("tachycardia", "crisis")].true_alarms == 0  # escalation at 80 > 70 + 5
+    # escalation at 80 > 70 + 5: false; the crisis in flutter: true
+    assert rows[("tachycardia", "crisis")].alarms == 2
+    assert rows[("tachycardia", "crisis")].true_alarms == 1
     vf = rows[("VFL:any-crisis", "crisis")]
     assert (vf.episodes, vf.detected, vf.judged) == (1, 1, False)
     # every severity row counts the same episodes; the aggregate drops those without alarms
@@ -187,6 +190,10 @@ def test_alarms_from_pipeline_records_and_noise_counts():
     al = alarms_from_records(recs, 100.0)
     assert [(a.severity, a.t, a.start_s, a.end_s) for a in al] == [
         ("warning", 20.0, 15.0, 40.0), ("crisis", 30.0, 30.0, 40.0)]
+    # onset + escalate in one engine step: both records carry "crisis": one alarm, not two
+    same = [{**recs[0], "severity": "crisis"}, recs[1]]
+    assert [(a.severity, a.action) for a in alarms_from_records(same, 100.0)] == [
+        ("crisis", "onset")]
     al.append(Alarm("noise", "technical", 12.0, 10.0, 25.0))
     n = noise_alarms(al, [(10.0, 22.0), (50.0, 60.0)], tol=5.0)
     assert n["by_type"] == {"noise:technical": 1, "tachycardia:warning": 1}
