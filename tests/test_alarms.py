@@ -232,3 +232,18 @@ def test_cli_bad_input_is_one_line(capsys):
     assert main(["eval", "alarms", "--records", "999"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "999" in err[0]
+
+
+def test_eval_alarms_needs_neither_torch_nor_train():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    code = ("import sys\nfrom edge_runtime.cli import main\n"
+            "try:\n    main(['eval', 'alarms', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'train') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
+                         text=True, env={"PYTHONPATH": str(repo), "PATH": ""}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
