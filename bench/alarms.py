@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge_runtime.alarm_cli import print_tables, run_benchmark  # noqa: E402
-from edge_runtime.alarm_plot import plot_alarms  # noqa: E402
+from train.alarms.cli import print_tables, run_benchmark  # noqa: E402
+from train.alarms.plot import plot_alarms  # noqa: E402
 
 OUT_JSON = REPO / "docs" / "results" / "alarms.json"
 OUT_PNG = REPO / "docs" / "figures" / "alarms.png"

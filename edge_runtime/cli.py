@@ -34,7 +34,7 @@ COMMANDS: dict[str, Command] = {
 # Subcommands of a group that live in edge_runtime (no torch) while the group itself is
 # dispatched to train/: (prog, command, subcommand) -> target
 _SUBCOMMANDS: dict[tuple[str, str, str | None], str] = {
-    ("ecgedge", "eval", "alarms"): "edge_runtime.alarm_cli:main",
+    ("ecgedge", "eval", "alarms"): "train.alarms.cli:main",
 }
 
 # Optional dependencies and the extra that installs them, for a helpful message.

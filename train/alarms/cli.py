@@ -22,27 +22,21 @@ import time
 from pathlib import Path
 
 from edge_runtime.alarm_eval import ALARM_REFERENCE, RowStats
-from edge_runtime.alarm_run import (
+from edge_runtime.cli import make_parser
+from edge_runtime.errors import EcgEdgeError
+from train.alarms.run import (
     NOISE_RECORDS,
     RecordResult,
     evaluate_noisy,
     evaluate_record,
     load_models,
 )
-from edge_runtime.cli import make_parser
-from edge_runtime.errors import EcgEdgeError
 
 __all__ = ["main", "build_parser", "DS1", "DS2", "PACED", "ALL_RECORDS", "aggregate",
            "format_table", "noise_table", "run_benchmark"]
 
-# de Chazal et al. 2004 inter-patient split (the same lists as train.data.mitdb, which needs
-# the training extra; a test holds them equal)
-DS1: tuple[str, ...] = tuple("101 106 108 109 112 114 115 116 118 119 122 124 "
-                             "201 203 205 207 208 209 215 220 223 230".split())
-DS2: tuple[str, ...] = tuple("100 103 105 111 113 117 121 123 200 202 210 "
-                             "212 213 214 219 221 222 228 231 232 233 234".split())
-PACED: tuple[str, ...] = ("102", "104", "107", "217")
-ALL_RECORDS: tuple[str, ...] = tuple(sorted(DS1 + DS2 + PACED))
+from train.data.mitdb import ALL_RECORDS, DS1, DS2, PACED  # de Chazal 2004 split
+
 NOISE_TYPES = ("em", "ma", "bw")
 DEFAULT_SNR = (24.0, 18.0, 12.0, 6.0, 0.0)
 
@@ -295,7 +289,7 @@ def main(argv: list[str]) -> int:
         except OSError as exc:
             raise EcgEdgeError(f"cannot write {args.json}: {exc.strerror or exc}") from None
     if args.plot:
-        from edge_runtime.alarm_plot import plot_alarms
+        from train.alarms.plot import plot_alarms
 
         plot_alarms(out, args.plot)
     return 0
