@@ -1,0 +1,171 @@
+"""Rules on the beat model's classes: V/S runs (VT, SVT), bigeminy/trigeminy, PVC rate.
+
+They run on labelled beats in beat order (labels arrive a beat late), never on unlabelled ones.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from edge_runtime.alerts.events import BeatEvent
+from edge_runtime.alerts.params import integer, number, seconds, severity
+from edge_runtime.alerts.rules.base import Rule, RuleContext, order_check
+
+
+class RunRule(Rule):
+    """``min_run`` consecutive beats of class ``cls`` faster than ``min_rate`` -> onset; the
+    alert ends ``clear_s`` after the last run ended. Evidence keeps the longest run.
+    """
+
+    cls = "V"
+    params = {
+        "min_run": integer(2, doc="consecutive beats of the class"),
+        "min_rate": number(above=0, doc="... at a rate above this (bpm)"),
+        "clear_s": seconds(doc="run ended this long ago -> alert ends"),
+    }
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.min_run, self.min_rate = self.config["min_run"], self.config["min_rate"]
+        self.clear_s = self.config["clear_s"]
+        self._run: list[BeatEvent] = []
+        self._run_end: float | None = None  # when the last alerting run ended (None: ongoing)
+
+    def on_label(self, ctx: RuleContext, beat: BeatEvent) -> None:
+        if beat.label is None:
+            return
+        if beat.label != self.cls:
+            if self._run:
+                self._run_end = self._run[-1].time_s
+            self._run = []
+            return
+        run = self._run
+        run.append(beat)
+        if len(run) < self.min_run:
+            return
+        span = run[-1].time_s - run[0].time_s
+        rate = 60.0 * (len(run) - 1) / span if span > 0 else float("inf")
+        if rate <= self.min_rate:
+            return
+        a = ctx.active.get(self.name)
+        if a is not None:
+            a.evidence["longest_run"] = max(a.evidence.get("longest_run", 0), len(run))
+            a.evidence["last_beats"] = [x.index for x in run[-10:]]
+        else:
+            a = ctx.onset(self.name, run[0].time_s, {
+                "beats": [x.index for x in run], "run_length": len(run), "rate_bpm": rate})
+            if a is not None:
+                a.evidence["longest_run"] = len(run)
+        self._run_end = None
+
+    def on_tick(self, ctx: RuleContext) -> None:
+        end = self._run_end
+        if end is not None and self.name in ctx.active and ctx.now - end >= self.clear_s:
+            ctx.end(self.name, end)
+            self._run_end = None
+
+
+class VentricularTachycardia(RunRule):
+    name, cls = "vt", "V"
+
+
+class SupraventricularTachycardia(RunRule):
+    name, cls = "svt", "S"
+
+
+class PatternRule(Rule):
+    """The last ``min_cycles`` repeats of ``unit`` (any rotation) -> onset; the pattern
+    broken for ``clear_beats`` labelled beats -> end. A new episode never starts before the
+    previous one ended.
+    """
+
+    unit: tuple[str, ...] = ("N", "V")
+    params = {"min_cycles": integer(1, doc="repeats of the pattern"),
+              "clear_beats": integer(1, doc="pattern broken for this many beats -> end")}
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.cycles = int(self.config["min_cycles"])
+        self.clear_beats = self.config["clear_beats"]
+        unit = list(self.unit)
+        self._need = len(unit) * self.cycles
+        self._targets = [(unit[s:] + unit[:s]) * self.cycles for s in range(len(unit))]
+        self._miss = 0
+        self._last_end = 0.0
+
+    def on_label(self, ctx: RuleContext, beat: BeatEvent) -> None:
+        if beat.label is None:
+            return
+        need = self._need
+        tail = [x.label for x in ctx.labeled][-need:]
+        name = self.name
+        if len(tail) == need and any(tail == t for t in self._targets):
+            self._miss = 0
+            if name not in ctx.active:
+                tail_beats = list(ctx.labeled)[-need:]
+                start = max(tail_beats[0].time_s, self._last_end)
+                ctx.onset(name, start, {"beats": [x.index for x in tail_beats],
+                                        "cycles": self.cycles})
+            else:
+                ctx.active[name].evidence["last_beat"] = beat.index
+        elif name in ctx.active:
+            self._miss += 1
+            if self._miss >= self.clear_beats:
+                ctx.end(name, beat.time_s)
+                self._last_end = beat.time_s
+
+
+class Bigeminy(PatternRule):
+    name, unit = "bigeminy", ("N", "V")
+
+
+class Trigeminy(PatternRule):
+    name, unit = "trigeminy", ("N", "N", "V")
+
+
+class PvcRate(Rule):
+    """More than ``per_minute`` V beats in the last 60 s -> onset; fewer than
+    ``clear_per_minute`` -> end; more than ``escalate_per_minute`` -> escalate.
+    """
+
+    name = "pvc_rate"
+    params = {
+        "per_minute": number(0), "clear_per_minute": number(0),
+        "escalate_per_minute": number(0), "escalate_to": severity(),
+    }
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        c = self.config
+        self.on, self.clear = c["per_minute"], c["clear_per_minute"]
+        self.escalate_at = c.get("escalate_per_minute", float("inf"))
+        self.escalate_to = c["escalate_to"]
+        self._v_times: deque[float] = deque()
+
+    @classmethod
+    def cross_check(cls, config):
+        return order_check(config, "clear_per_minute", "per_minute")
+
+    def on_label(self, ctx: RuleContext, beat: BeatEvent) -> None:
+        if beat.label is None:
+            return
+        v = self._v_times
+        if beat.label == "V":
+            v.append(beat.time_s)
+        while v and v[0] <= beat.time_s - 60.0:
+            v.popleft()
+        n = len(v)
+        a = ctx.active.get("pvc_rate")
+        if a is None:
+            if n > self.on:
+                a = ctx.onset("pvc_rate", v[0], {"pvc_per_min": n, "beat": beat.index})
+                if a is not None:
+                    a.evidence["max_per_min"] = n
+            return
+        a.evidence["max_per_min"] = max(a.evidence.get("max_per_min", 0), n)
+        if n < self.clear:
+            ctx.end("pvc_rate", beat.time_s)
+        elif n > self.escalate_at:
+            ctx.escalate("pvc_rate", self.escalate_to, {"escalate_per_min": n})
