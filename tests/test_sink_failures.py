@@ -429,3 +429,62 @@ def test_ecgedge_run_starts_with_its_broker_down(tmp_path, capsys):
         ids.append(item[1]["id"] + item[1]["action"])
         spooled.ack(item[0])
     assert ids == [r["id"] + r["action"] for r in recs if r["event"] == "alert"]
+
+
+class _Broken:
+    """A sink that raises on everything from the first alert on (like a closed stdout)."""
+
+    name = "broken"
+    broken = False
+
+    def handle(self, rec):
+        self.broken = self.broken or rec["event"] == "alert"
+        if self.broken:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    def close(self):
+        pass
+
+
+def test_a_sink_that_raises_never_reaches_the_signal_path(tmp_path, rec100):
+    def run(sinks):
+        p = Pipeline(FS, rec100.leads, engine=tachy_engine(), sinks=sinks)
+        out = push(p, rec100, 0, 300.0) + p.finish()
+        return out
+
+    ref = run([JournalSink(tmp_path / "ok.jsonl")])
+    got = run([JournalSink(tmp_path / "b.jsonl"), _Broken()])
+    assert clinical(got) == clinical(ref)
+    recs, _ = read_journal(tmp_path / "b.jsonl")
+    down = [r for r in recs if r["event"] == "alert" and r["type"] == "sink_down"]
+    assert down[0]["evidence"]["outputs"] == ["broken"]
+    assert "BrokenPipeError" in down[0]["evidence"]["reason"]
+
+
+class _Refuse(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server API
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(400)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_refused_record_is_reported_not_retried_forever(tmp_path):
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Refuse)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        sink = SpooledSink(WebhookSink(f"http://127.0.0.1:{srv.server_address[1]}/a"),
+                           Spool(None), retry_s=0.05)
+        sink.handle(_alert(1))
+        sink.handle(_alert(2))
+        assert wait_until(lambda: sink.rejected == 2, 5)
+        reps = sink.take_reports()
+        assert [(r["event"], r["id"]) for r in reps] == [("sink_rejected", "a0001"),
+                                                          ("sink_rejected", "a0002")]
+        assert "HTTP 400" in reps[0]["reason"] and sink.health().ok and len(sink.spool) == 0
+        sink.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
