@@ -82,7 +82,7 @@ class HeartRateMeter:
         if not rr:
             return None
         newest = rr[-1][0]
-        in_window = sum(1 for end, _ in rr if end >= newest - self.window_s)
+        in_window = sum(1 for end, _ in rr if end > newest - self.window_s)
         k = min(len(rr), max(in_window, 2))
         if k >= 2:
             k -= k % 2

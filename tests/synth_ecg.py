@@ -56,8 +56,8 @@ def rhythm(pattern: list[tuple[str, float]], duration_s: float,
     return times, kinds
 
 
-def sinus(rate_bpm: float, duration_s: float, **kw) -> np.ndarray:
-    times, kinds = rhythm([("N", 60.0 / rate_bpm)], duration_s)
+def sinus(rate_bpm: float, duration_s: float, start_s: float = 0.5, **kw) -> np.ndarray:
+    times, kinds = rhythm([("N", 60.0 / rate_bpm)], duration_s, start_s)
     return beats_signal(times, kinds, duration_s, **kw)
 
 

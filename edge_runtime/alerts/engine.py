@@ -15,7 +15,7 @@ Per input event the engine calls the rules' hooks in registry order:
 * :class:`BeatLabel`: ``on_label`` (class rules run on labelled beats, in beat order).
 * :class:`Tick`: ``on_tick`` (rules that fire on absence, timeouts, held conditions).
 * :class:`WindowEvent`: ``on_window``.
-* :class:`RhythmEvent`: ``on_rhythm`` (beat-independent VF analysis), then ``on_tick``.
+* :class:`RhythmEvent`: ``on_rhythm`` (beat-independent VF analysis).
 * :class:`TechnicalEvent`: ``on_technical`` of the rule named by its ``kind``, then
   ``on_tick`` for the held conditions (lead-off, noise).
 """
@@ -199,7 +199,6 @@ class AlertEngine:
                     self.vf_seen_s = ev.end_s
                 for hook in self._rhythm_hooks:
                     hook(self, ev)
-                self._on_tick()
             elif isinstance(ev, WindowEvent):
                 self.now = max(self.now, ev.end_s)
                 for hook in self._window_hooks:

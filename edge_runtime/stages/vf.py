@@ -24,7 +24,7 @@ import numpy as np
 
 from edge_runtime.alerts import RhythmEvent
 from edge_runtime.dsp import SosFilter, design_highpass, design_lowpass
-from edge_runtime.vf_features import vf_features
+from edge_runtime.vf_features import LEAKAGE_MAX, filter_leakage, vf_features
 
 __all__ = ["VfStage"]
 
@@ -73,8 +73,13 @@ class VfStage:
         return out
 
     def _analyse(self, key: int) -> tuple[int, RhythmEvent]:
-        f = vf_features(self._buf, self.fs)
-        vf = f.leakage_vf and f.p2p_mv >= self.min_p2p_mv
-        feats = {k: round(v, 4) for k, v in f.as_dict().items()}
-        feats["spectral_vf"] = f.spectral_vf
+        x = self._buf - self._buf.mean()
+        leak = filter_leakage(x)
+        p2p = float(x.max() - x.min())
+        vf = leak < LEAKAGE_MAX and p2p >= self.min_p2p_mv
+        feats: dict = {"leakage": round(leak, 4), "p2p_mv": round(p2p, 4)}
+        if vf:  # the spectrum is evidence only: computed when it will be shown (CPU on a Pi)
+            f = vf_features(self._buf, self.fs)
+            feats = {k: round(v, 4) for k, v in f.as_dict().items()}
+            feats["spectral_vf"] = f.spectral_vf
         return key, RhythmEvent((key - self.win) / self.fs, key / self.fs, bool(vf), feats)

@@ -25,6 +25,8 @@ class RunRule(Rule):
       warnings inside ventricular flutter); the VF crisis is the alarm there;
     * ``hold_in_noise`` and the evidence is unusable (:meth:`AlertEngine.signal_unusable`:
       the noise / lead-off technical alarms today; the hook for signal-quality gating);
+    * ``hold_in_af`` and the AF alarm is active: a fast run in atrial fibrillation/flutter is
+      AF with a fast ventricular response (the tachycardia alarm's business), not SVT;
     * the run's RR intervals are irregular, ``mean |dRR| / mean RR > max_irregularity``
       (a run of S beats in atrial fibrillation, of aberrant beats in AF, is not a
       tachycardia episode of its own; re-entrant SVT and monomorphic VT are regular).
@@ -37,6 +39,7 @@ class RunRule(Rule):
         "clear_s": seconds(doc="run ended this long ago -> alert ends"),
         "vf_hold_s": seconds(doc="no onset within this long of a VF-like analysis window"),
         "hold_in_noise": flag(doc="no onset while the signal is unusable (noise, lead-off)"),
+        "hold_in_af": flag(doc="no onset while the AF alarm is active"),
         "max_irregularity": number(above=0, doc="no onset when the run's mean |dRR| / mean "
                                    "RR is above this"),
     }
@@ -47,7 +50,8 @@ class RunRule(Rule):
         self.clear_s = self.config["clear_s"]
         self.vf_hold_s, self.hold_in_noise = self.config["vf_hold_s"], self.config["hold_in_noise"]
         self.max_irregularity = self.config["max_irregularity"]
-        self.held: dict[str, int] = {"vf": 0, "noise": 0, "irregular": 0}  # onsets held back
+        self.hold_in_af = self.config["hold_in_af"]
+        self.held = {"vf": 0, "noise": 0, "af": 0, "irregular": 0}  # onsets held back, by why
         self._run: list[BeatEvent] = []
         self._run_end: float | None = None  # when the last alerting run ended (None: ongoing)
 
@@ -88,6 +92,8 @@ class RunRule(Rule):
             return "vf"
         if self.hold_in_noise and ctx.signal_unusable():
             return "noise"
+        if self.hold_in_af and "af" in ctx.active:
+            return "af"
         t = [b.time_s for b in run]
         rr = [b - a for a, b in zip(t, t[1:], strict=False)]
         if len(rr) >= 2:
