@@ -146,6 +146,9 @@ class LiveSession:
                 if not self._feed(coalesce(self.decoder.push(data))):
                     return False
             self._check_signal_loss()
+            check = getattr(self.host.pipeline, "check_outputs", None)
+            if check is not None:  # outputs fail also while no data comes
+                check()
         return True
 
     def _gather(self, first: bytes) -> tuple[bytes, object]:

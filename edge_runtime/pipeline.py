@@ -35,6 +35,7 @@ from edge_runtime.dsp import RingBuffer
 from edge_runtime.errors import EcgEdgeError
 from edge_runtime.events import TICK, EventQueue
 from edge_runtime.history import BeatHistory
+from edge_runtime.outputs import OUTPUT_ALARMS, Outputs
 from edge_runtime.stages import clock
 from edge_runtime.stages.beat import BeatStage, Labelled, UnlabelledBeats
 from edge_runtime.stages.clock import set_stage_clock
@@ -146,6 +147,7 @@ class Pipeline:
             self.strips = StripWriter(Path(strips_dir), self.fs, self.leads,
                                       self.cfg.strip_before_s, self.cfg.strip_after_s,
                                       png=strip_png)
+        self.outputs = Outputs(self.sinks, self.device_id, [self.strips] if self.strips else [])
         self.annotations = annotations
         self._finished = False
         self._emit({
@@ -188,16 +190,14 @@ class Pipeline:
 
     # ------------------------------------------------------------------ plumbing
     def _emit(self, record: dict) -> dict:
-        for s in self.sinks:
-            s.handle(record)
-            rep = getattr(s, "overflow_report", None)
-            if rep is not None:
-                over = rep()
-                if over is not None:
-                    for t in self.sinks:
-                        if getattr(t, "overflow_report", None) is None:
-                            t.handle(over)
-        return record
+        return self.outputs.emit(record)  # a failing sink never raises here: see outputs.py
+
+    def check_outputs(self, out: list[dict] | None = None) -> list[dict]:
+        """An output failed or came back: the ``storage``/``sink_down`` technical alarms."""
+        out = [] if out is None else out
+        for u in self.outputs.poll(self.n / self.fs):
+            out.append(self._alert(u))
+        return out
 
     # ------------------------------------------------------------------ input
     def push(self, samples: np.ndarray, lead_off: Sequence[bool] | None = None) -> list[dict]:
@@ -240,6 +240,7 @@ class Pipeline:
         out: list[dict] = []
         self.queue.put(self.n, TechnicalEvent(kind, active, self.n / self.fs, detail or {}))
         self._release(out)
+        self.check_outputs(out)
         return out
 
     def _set_lead_off(self, mask: np.ndarray, out: list[dict]) -> None:
@@ -287,6 +288,7 @@ class Pipeline:
             self.strips.push(self.raw, self.n, self.beat_samples, self.beat_labels, out,
                              self._emit)
         self._release(out)
+        self.check_outputs(out)
         self.stage_seconds["alerts+sinks"] += clock.now() - t3
 
     def _register(self, beats: Sequence[Any], keys: Sequence[int]) -> list[tuple[int, int]]:
@@ -333,7 +335,8 @@ class Pipeline:
                     out.append(self._alert(u))
 
     def _alert(self, u: AlertUpdate) -> dict:
-        if u.action == "onset" and self.strips is not None and u.alert.type != "data_gap":
+        if (u.action == "onset" and self.strips is not None
+                and u.alert.type not in ("data_gap", *OUTPUT_ALARMS)):
             u.alert.strip = self.strips.schedule(u.alert, self.raw)
         self.history.updates.append(u)
         if u.action == "onset":
@@ -348,7 +351,8 @@ class Pipeline:
                "hr_bpm": None if hr is None else round(hr, 1),
                "beats": sum(self.class_counts.values()),
                "beats_per_class": dict(sorted(self.class_counts.items())),
-               "active_alerts": sorted(self.engine.active), "gaps": self.gaps,
+               "active_alerts": sorted([*self.engine.active, *self.outputs.active]),
+               "gaps": self.gaps,
                "lost_samples": self.lost_samples,
                "lead_off": [lead for lead, m in zip(self.leads, self._lead_off, strict=True)
                             if m]}
@@ -372,6 +376,8 @@ class Pipeline:
             out.append(self._alert(u))
         if self.strips is not None:
             self.strips.finish(self.raw, self.beat_samples, self.beat_labels, out, self._emit)
+        for u in self.outputs.finish(self.n / self.fs):
+            out.append(self._alert(u))
         out.append(self._emit({"event": "summary", **self.summary()}))
         self._emit({"event": "session", "action": "end", "time_s": round(self.n / self.fs, 3)})
         return out

@@ -11,8 +11,9 @@ through the very :class:`edge_runtime.pipeline.Pipeline` the live run feeds from
 frames, and results do not depend on how the stream was cut into blocks, so a replay of a
 record through a pty gives the same beats and alerts as the offline run (a test).
 
-Models default to the shipped ``models/beat.int8.onnx`` and ``models/hyp.int8.onnx`` when
-present (``--beat-model none`` / ``--window-model none`` to run without); a model whose card
+Models default to the shipped ``models/beat.int8.onnx`` and ``models/hyp.int8.onnx``
+(package data in an installed wheel); a missing default is a one-line error
+(``--beat-model none`` / ``--window-model none`` to run without); a model whose card
 does not fit the stream (rate, leads) is refused with a one-line error.
 """
 
@@ -27,9 +28,10 @@ from typing import Any
 from edge_runtime.alerts import AlertEngine, load_config
 from edge_runtime.errors import EcgEdgeError, make_parser
 from edge_runtime.pipeline import Pipeline, PipelineConfig
-from edge_runtime.sinks import QueuedSink
 from edge_runtime.sinks.console import ConsoleSink
 from edge_runtime.sinks.journal import JournalSink
+from edge_runtime.sinks.spool import Spool
+from edge_runtime.sinks.spooled import SpooledSink
 
 __all__ = ["main", "build_parser", "load_models", "build_sinks"]
 
@@ -60,6 +62,12 @@ def build_parser():
     ap.add_argument("--mqtt-beats", action="store_true", help="also publish beat batches")
     ap.add_argument("--webhook", help="POST alerts as JSON to this URL")
     ap.add_argument("--queue-size", type=int, default=1000, help="network sink queue length")
+    ap.add_argument("--spool", metavar="DIR",
+                    help="keep undelivered alerts of network sinks here (default: next to "
+                         "--journal as JOURNAL.spool/; without either, in memory)")
+    ap.add_argument("--spool-max", type=int, default=10_000,
+                    help="most alerts spooled per network sink (the oldest are dropped, "
+                         "and the drop journaled)")
     ap.add_argument("--mode", default="auto", choices=["auto", "binary", "csv"],
                     help="wire format of --port")
     ap.add_argument("--baud", type=int, default=115200, help="serial baud rate")
@@ -74,7 +82,8 @@ def build_parser():
 
 def load_models(args) -> tuple[Any, Any]:
     """The beat and window models named on the command line (or the shipped ones)."""
-    from edge_runtime.inference import default_model_path, load_model
+    from edge_runtime.inference import load_model
+    from edge_runtime.resources import require_model
 
     out = []
     for flag, task in (("beat_model", "beat"), ("window_model", "hyp")):
@@ -82,14 +91,9 @@ def load_models(args) -> tuple[Any, Any]:
         if val in (None, "none"):
             out.append(None)
             continue
-        if val == "auto":
-            p = default_model_path(task, args.precision)
-            if not p.is_file():
-                print(f"ecgedge run: no shipped {p.name}; running without a {task} model",
-                      file=sys.stderr)
-                out.append(None)
-                continue
-            val = str(p)
+        if val == "auto":  # a missing default is an error, never a silent downgrade
+            val = str(require_model(task, args.precision,
+                                    flag="--" + flag.replace("_", "-")))
         if not Path(val).is_file():
             raise EcgEdgeError(f"model not found: {val}")
         try:
@@ -103,6 +107,17 @@ def load_models(args) -> tuple[Any, Any]:
             raise EcgEdgeError(f"{val} is a {m.task} model, not a {want} model")
         out.append(m)
     return out[0], out[1]
+
+
+def _spool(args, name: str) -> Spool:
+    """The on-disk spool of network sink ``name`` (see :mod:`edge_runtime.sinks.spool`)."""
+    if args.spool_max < 1:
+        raise EcgEdgeError(f"--spool-max must be at least 1, got {args.spool_max}")
+    root = args.spool or (f"{args.journal}.spool" if args.journal else None)
+    sp = Spool(None if root is None else Path(root) / name, max_records=args.spool_max)
+    if sp.disk_error is not None:
+        raise EcgEdgeError(f"cannot use spool directory {Path(root) / name}: {sp.disk_error}")
+    return sp
 
 
 def build_sinks(args, device_id: str) -> list[Any]:
@@ -120,15 +135,15 @@ def build_sinks(args, device_id: str) -> list[Any]:
             port_n = int(port) if port else (8883 if args.mqtt_tls else 1883)
         except ValueError:
             raise EcgEdgeError(f"bad MQTT port in --mqtt {args.mqtt}") from None
-        sinks.append(QueuedSink(MqttSink(host, port_n, device_id, args.mqtt_prefix,
-                                         args.mqtt_user, args.mqtt_password, args.mqtt_tls,
-                                         args.mqtt_ca, publish_beats=args.mqtt_beats),
-                                args.queue_size))
+        sinks.append(SpooledSink(MqttSink(host, port_n, device_id, args.mqtt_prefix,
+                                          args.mqtt_user, args.mqtt_password, args.mqtt_tls,
+                                          args.mqtt_ca, publish_beats=args.mqtt_beats),
+                                 _spool(args, "mqtt"), args.queue_size))
     if args.webhook:
         from edge_runtime.sinks.webhook import WebhookSink
 
-        sinks.append(QueuedSink(WebhookSink(args.webhook), args.queue_size,
-                                only={"alert", "sink_overflow"}))
+        sinks.append(SpooledSink(WebhookSink(args.webhook, retries=1), _spool(args, "webhook"),
+                                 args.queue_size, only={"alert", "sink_overflow"}))
     return sinks
 
 
@@ -151,6 +166,10 @@ class Runtime:
         self.device_id = args.device_id or self.config["engine"].get("device_id", "ecgedge-0")
         self.beat_model, self.window_model = load_models(args)
         self.lead_map = _lead_map(args.lead_map)
+        if args.strips:
+            from edge_runtime.strips import check_strips_dir
+
+            check_strips_dir(args.strips)  # a file or unwritable dir: one line, before the run
         self.sinks = build_sinks(args, self.device_id)
         self.pipeline: Pipeline | None = None
         self.summaries: list[dict] = []
@@ -211,21 +230,9 @@ def _run_record(rt: Runtime, args) -> None:
 
 
 def _resolve_record(name: str, data_dir: str | None) -> Path:
-    from edge_runtime.datadir import find_data_dir
-    from edge_runtime.records import resolve_record_path, shipped_record_path
+    from edge_runtime.records import find_record
 
-    p = Path(name)
-    stem = p.with_suffix("") if p.suffix in (".hea", ".dat") else p
-    cands = [stem]
-    if stem.parent == Path("."):
-        cands.append(shipped_record_path(stem.name))
-    root = find_data_dir(data_dir)
-    if root is not None and not stem.is_absolute():
-        cands += [root / "mitdb" / stem, root / stem]
-    for c in cands:
-        if c.with_suffix(".hea").is_file():
-            return resolve_record_path(c)
-    raise EcgEdgeError(f"record not found: {name}")
+    return find_record(name, data_dir)
 
 
 def _run_port(rt: Runtime, args, stop: threading.Event) -> None:

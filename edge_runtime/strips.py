@@ -7,10 +7,18 @@ physical units as streamed), ``<alert id>.beats`` (``wfdb.wrann``: the detected 
 their AAMI class symbol, sample numbers relative to the strip) and optionally
 ``<alert id>.png`` (matplotlib, the ``plot`` extra) with the beats and labels drawn. WFDB
 was chosen because any PhysioNet tool (``rdsamp``, WAVE, ``wfdb.plot_wfdb``) can open it.
+
+The directory is checked when the writer is made (:func:`check_strips_dir`: a file, or a
+directory we may not write to, is a one-line error before the run starts). A strip that
+cannot be written during the run (disk full, I/O error) never stops monitoring: its partial
+files are removed, its ``strip`` record carries the ``error``, and ``health()`` reports the
+writer down (a ``storage`` technical alarm) until a strip is written again.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +27,31 @@ import numpy as np
 
 from edge_runtime.alerts import Alert
 from edge_runtime.dsp import RingBuffer
+from edge_runtime.errors import EcgEdgeError
+from edge_runtime.sinks import OK, SinkHealth
 
-__all__ = ["StripWriter", "write_strip"]
+__all__ = ["StripWriter", "write_strip", "check_strips_dir"]
+
+log = logging.getLogger("ecgedge.sinks")
+
+
+def check_strips_dir(path: str | Path) -> Path:
+    """``path`` as a directory we can create files in (made if missing), or a one-line error.
+
+    Only creating a file is tried (an empty one, removed at once): a disk that is full at
+    start-up is not refused here; it becomes a ``storage`` alarm when a strip is due.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise EcgEdgeError(f"--strips {p} is not a directory")
+    probe = p / f".ecgedge-probe-{os.getpid()}"
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise EcgEdgeError(f"cannot write event strips to {p}: {exc.strerror or exc}") from None
+    return p
 
 
 @dataclass
@@ -93,9 +124,12 @@ def _plot(out: Path, sig, fs, leads, samples, labels, title) -> None:
 class StripWriter:
     """Schedules and writes strips for alerts raised by the pipeline."""
 
+    name = "strips"
+    alarm_kind = "storage"
+
     def __init__(self, out_dir: Path, fs: float, leads: Sequence[str], before_s: float = 10.0,
                  after_s: float = 5.0, png: bool = False) -> None:
-        self.out_dir = Path(out_dir)
+        self.out_dir = check_strips_dir(out_dir)
         self.fs = fs
         self.leads = list(leads)
         self.before = int(round(before_s * fs))
@@ -103,6 +137,11 @@ class StripWriter:
         self.png = png
         self._pending: list[_Pending] = []
         self.written: list[Path] = []
+        self.failed = 0
+        self._error: str | None = None
+
+    def health(self) -> SinkHealth:
+        return OK if self._error is None else SinkHealth(False, self._error)
 
     def schedule(self, alert: Alert, raw: RingBuffer) -> str:
         """Plan the strip of a new alert; returns its path (without extension)."""
@@ -112,7 +151,27 @@ class StripWriter:
         return str(self.out_dir / alert.id)
 
     def _write(self, p: _Pending, raw: RingBuffer, beats: Sequence[int],
-               labels: Sequence[str | None]) -> Path:
+               labels: Sequence[str | None]) -> dict:
+        """Write one strip; the ``strip`` record (with ``error`` if it could not be)."""
+        try:
+            path = self._write_files(p, raw, beats, labels)
+        except Exception as exc:  # noqa: BLE001 - a strip must never stop monitoring
+            self.failed += 1
+            reason = f"{self.out_dir}: {getattr(exc, 'strerror', None) or exc}"
+            if self._error is None:
+                log.warning("event strip %s not written: %s", p.alert.id, reason)
+            self._error = reason
+            for f in self.out_dir.glob(f"{p.alert.id}.*"):  # no half-written strip left
+                try:
+                    f.unlink()
+                except OSError:
+                    pass
+            return {"event": "strip", "alert_id": p.alert.id, "path": None, "error": reason}
+        self._error = None
+        return {"event": "strip", "alert_id": p.alert.id, "path": str(path)}
+
+    def _write_files(self, p: _Pending, raw: RingBuffer, beats: Sequence[int],
+                     labels: Sequence[str | None]) -> Path:
         start = max(p.start, raw.start)
         stop = min(p.stop, raw.total)
         sig = raw.get(start, stop) if stop > start else np.zeros((0, len(self.leads)))
@@ -134,8 +193,7 @@ class StripWriter:
         keep = []
         for p in self._pending:
             if p.stop <= n:
-                path = self._write(p, raw, beats, labels)
-                out.append(emit({"event": "strip", "alert_id": p.alert.id, "path": str(path)}))
+                out.append(emit(self._write(p, raw, beats, labels)))
             else:
                 keep.append(p)
         self._pending = keep
@@ -144,6 +202,5 @@ class StripWriter:
                out: list, emit: Callable[[dict], dict]) -> None:
         """End of stream: write the remaining strips with what arrived."""
         for p in self._pending:
-            path = self._write(p, raw, beats, labels)
-            out.append(emit({"event": "strip", "alert_id": p.alert.id, "path": str(path)}))
+            out.append(emit(self._write(p, raw, beats, labels)))
         self._pending = []

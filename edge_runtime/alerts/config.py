@@ -17,8 +17,9 @@ from typing import Any
 from edge_runtime.alerts.params import Param, flag, integer, number, text
 from edge_runtime.alerts.rules import RULES
 from edge_runtime.errors import EcgEdgeError
+from edge_runtime.resources import config_path
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "alerts.toml"
+DEFAULT_CONFIG_PATH = config_path("alerts.toml")  # package data (importlib.resources)
 
 #: ``[engine]`` keys: optional, these defaults apply when a config dict leaves them out
 ENGINE_DEFAULTS: dict[str, Any] = {"hr_beats": 8, "hr_window_s": 10.0, "hr_reject_early": True,

@@ -4,13 +4,21 @@ Every sink takes JSON-able dicts through ``handle(record)`` and is closed with `
 A record has an ``event`` key: ``session`` (start/end of a run), ``beats`` (a batch of
 classified beats), ``window`` (window-model output), ``alert`` (onset/escalate/end of an
 alert, see :mod:`edge_runtime.alerts`), ``status`` (periodic device status) or
-``sink_overflow`` (a network sink dropped records).
+``sink_overflow`` (a network sink dropped records), ``sink_rejected`` (a receiver refused
+one for good).
 
 The journal and the console are local and fast and run synchronously (an alert is on disk,
 fsynced, before the pipeline continues: that is what makes kill -9 lose nothing). Network sinks
-(MQTT, webhook) can stall for seconds, so they run behind :class:`QueuedSink`: a worker
-thread and a *bounded* queue; when the queue is full the record is dropped, counted, and the
-drop is itself reported (``sink_overflow``) so the signal path never waits on a network.
+(MQTT, webhook) can stall for seconds, so they run behind a worker thread:
+:class:`~edge_runtime.sinks.spooled.SpooledSink` (alerts spooled on disk until delivered, the
+runtime's choice) or the plain :class:`QueuedSink` (a *bounded* queue; when it is full the
+record is dropped, counted, and the drop is itself reported as ``sink_overflow``), so the
+signal path never waits on a network.
+
+Health: a sink may say how it is doing with ``health() -> SinkHealth`` and which technical
+alarm a failure is (``alarm_kind``: ``storage`` for local files, ``sink_down`` for a
+network). :class:`edge_runtime.outputs.Outputs` turns changes into those alarms; a sink never
+raises into the pipeline.
 """
 
 from __future__ import annotations
@@ -18,15 +26,31 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Sink", "QueuedSink", "SinkError"]
+__all__ = ["Sink", "QueuedSink", "SinkError", "SinkRejected", "SinkHealth"]
 
 log = logging.getLogger("ecgedge.sinks")
 
 
 class SinkError(Exception):
     """A sink could not deliver a record (network down, broker refused, ...)."""
+
+
+class SinkRejected(SinkError):
+    """The receiver refused this record for good (retrying it would not help)."""
+
+
+@dataclass(frozen=True)
+class SinkHealth:
+    """How an output is doing: ``ok``, or down with the ``reason`` (one line)."""
+
+    ok: bool = True
+    reason: str = ""
+
+
+OK = SinkHealth()
 
 
 class Sink(Protocol):

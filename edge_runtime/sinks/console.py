@@ -30,6 +30,9 @@ def format_alert(rec: dict[str, Any]) -> str:
         if key in ev and ev[key] is not None:
             v = ev[key]
             bits.append(f"{key}={v:.3g}" if isinstance(v, float) else f"{key}={v}")
+    if rec.get("type") in ("storage", "sink_down"):  # which output failed, and why
+        outs = ev.get("outputs") or []
+        bits += [",".join(outs)] + ([str(ev["reason"])] if ev.get("reason") else [])
     tail = (" " + " ".join(bits)) if bits else ""
     when = rec.get("start_s") if rec.get("action") == "onset" else rec.get("time_s")
     return (f"{_MARK.get(rec.get('severity'), '[????]')} {_clock(when)} {rec.get('action')} "
@@ -77,6 +80,9 @@ class ConsoleSink:
                 self._line(text)
         elif ev == "sink_overflow":
             self._line(f"[TECH] sink {record['sink']} dropped {record['dropped']} records")
+        elif ev == "sink_rejected":
+            self._line(f"[TECH] sink {record['sink']} refused {record.get('id')}: "
+                       f"{record.get('reason')}")
         elif ev == "session" and record.get("action") == "start":
             self._line(f"session {record.get('source')} fs={record.get('fs')} "
                        f"leads={','.join(record.get('leads', []))}")

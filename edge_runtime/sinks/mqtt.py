@@ -5,18 +5,25 @@ acknowledges it), ``status`` (periodic status, QoS 1, *retained*, so a dashboard
 subscribes later sees the latest state at once), ``beats`` (beat batches, QoS 0, optional).
 The last-will message ``{"online": false, "reason": "connection lost"}`` is registered on the
 status topic (retained), so the broker itself tells subscribers when the bedside box dies
-without saying goodbye. Run it behind :class:`edge_runtime.sinks.QueuedSink`: publishing
-waits for the broker's acknowledgement and must never hold up the signal path.
+without saying goodbye. Run it behind :class:`edge_runtime.sinks.spooled.SpooledSink`:
+publishing waits for the broker's acknowledgement and must never hold up the signal path.
+
+A broker that is down (or not yet up) at start-up does not stop the runtime: the client
+connects in the background and keeps retrying (1 s doubling to ``reconnect_max_s``);
+``health()`` says it is down, with why, until the broker accepts it, and the spool holds the
+alerts meanwhile. A
+broker that *answers* but refuses us (bad credentials, TLS on the wrong port) at start-up is
+a configuration error: one line, no run.
 """
 
 from __future__ import annotations
 
 import json
-import time
+import threading
 from typing import Any
 
 from edge_runtime.errors import EcgEdgeError
-from edge_runtime.sinks import SinkError
+from edge_runtime.sinks import OK, SinkError, SinkHealth
 
 __all__ = ["MqttSink"]
 
@@ -39,6 +46,7 @@ class MqttSink:
         publish_beats: bool = False,
         ack_timeout_s: float = 5.0,
         connect_timeout_s: float = 5.0,
+        reconnect_max_s: float = 10.0,
     ) -> None:
         try:
             import paho.mqtt.client as mqtt
@@ -63,25 +71,67 @@ class MqttSink:
             qos=1,
             retain=True,
         )
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(reconnect_max_s)))
+        self.where = f"{host}:{port}"
+        self._why = "connecting"  # why we are not connected (for health)
+        self._answered = threading.Event()  # the broker spoke: accepted or refused us
+        self._refused: str | None = None
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
         try:
-            self._client.connect(host, port, keepalive=30)
+            self._client.connect_async(host, port, keepalive=30)
         except (OSError, ValueError) as exc:
-            raise EcgEdgeError(f"cannot connect to MQTT broker {host}:{port}: {exc}") from None
+            raise EcgEdgeError(f"cannot connect to MQTT broker {self.where}: {exc}") from None
         self._client.loop_start()
-        deadline = time.monotonic() + connect_timeout_s
-        while not self._client.is_connected() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not self._client.is_connected():
+        self._answered.wait(connect_timeout_s)
+        if self._refused is not None:
             self._client.loop_stop()
-            raise EcgEdgeError(f"MQTT broker {host}:{port} did not accept the connection")
-        self._publish("status", {"device_id": device_id, "online": True}, qos=1, retain=True)
+            raise EcgEdgeError(f"MQTT broker {self.where} did not accept the connection: "
+                               f"{self._refused}")
+
+    # paho's network thread
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if reason_code.is_failure:
+            self._why = f"broker refused: {reason_code}"
+            self._refused = str(reason_code)
+        else:
+            self._why = ""
+            self._refused = None
+            try:  # every (re)connection says "online" on the retained status topic
+                client.publish(f"{self.base}/status", json.dumps(
+                    {"device_id": self.device_id, "online": True}), qos=1, retain=True)
+                self.published += 1
+            except Exception:  # noqa: BLE001 - the next status record says it again
+                pass
+        self._answered.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self._why = f"cannot reach broker {self.where}"
+        self._answered.set()  # nobody there: start down, keep trying in the background
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if not self._answered.is_set():  # the socket opened, but no MQTT answer came
+            self._refused = f"connection closed during the handshake ({reason_code})"
+        if not self._why:
+            self._why = f"connection lost ({reason_code})"
+        self._answered.set()
+
+    def health(self) -> SinkHealth:
+        if self._client.is_connected():
+            return OK
+        return SinkHealth(False, f"MQTT {self.where}: {self._why or 'not connected'}")
 
     def _publish(self, leaf: str, record: dict[str, Any], qos: int, retain: bool = False):
+        if not self._client.is_connected():
+            raise SinkError(self.health().reason)
         info = self._client.publish(f"{self.base}/{leaf}", json.dumps(record), qos=qos,
                                     retain=retain)
         if qos > 0:
-            info.wait_for_publish(timeout=self.ack_timeout_s)
+            try:
+                info.wait_for_publish(timeout=self.ack_timeout_s)
+            except (RuntimeError, ValueError) as exc:
+                raise SinkError(f"MQTT {leaf}: {exc}") from None
             if not info.is_published():
                 raise SinkError(f"MQTT {leaf}: no acknowledgement within {self.ack_timeout_s}s")
         self.published += 1
@@ -89,7 +139,7 @@ class MqttSink:
 
     def handle(self, record: dict[str, Any]) -> None:
         ev = record.get("event")
-        if ev in ("alert", "sink_overflow"):
+        if ev in ("alert", "sink_overflow", "sink_rejected"):
             self._publish("alerts", record, qos=1)
         elif ev == "status":
             self._publish("status", {**record, "online": True}, qos=1, retain=True)

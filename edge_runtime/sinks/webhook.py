@@ -3,8 +3,11 @@
 Uses only the standard library (urllib). A 2xx answer is success; a 4xx other than 408/429
 is a permanent refusal (retrying would not help); anything else (5xx, timeout, connection
 refused) is retried ``retries`` times, waiting ``backoff_s * 2**k`` (capped at
-``max_backoff_s``). Run it behind :class:`edge_runtime.sinks.QueuedSink` so the waiting
-happens on a worker thread, never in the signal path.
+``max_backoff_s``) and then raises :class:`~edge_runtime.sinks.SinkError`; a permanent refusal
+raises :class:`~edge_runtime.sinks.SinkRejected`. Run it behind
+:class:`edge_runtime.sinks.spooled.SpooledSink` so the waiting happens on a worker thread,
+never in the signal path, and an alert that could not be delivered waits in the spool until
+the receiver is back (an unresolvable host, a refused connection, a 5xx are all "down").
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from edge_runtime.sinks import SinkError
+from edge_runtime.sinks import SinkError, SinkRejected
 
 __all__ = ["WebhookSink"]
 
@@ -26,7 +29,7 @@ class WebhookSink:
     def __init__(
         self,
         url: str,
-        events: tuple[str, ...] = ("alert", "sink_overflow"),
+        events: tuple[str, ...] = ("alert", "sink_overflow", "sink_rejected"),
         retries: int = 5,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
@@ -66,7 +69,7 @@ class WebhookSink:
             except urllib.error.HTTPError as exc:
                 last = f"HTTP {exc.code}"
                 if 400 <= exc.code < 500 and exc.code not in (408, 429):
-                    raise SinkError(f"webhook {self.url} refused the record: {last}") from None
+                    raise SinkRejected(f"webhook {self.url} refused the record: {last}") from None
             except (urllib.error.URLError, OSError) as exc:
                 last = str(getattr(exc, "reason", exc))
         raise SinkError(f"webhook {self.url}: gave up after {self.retries + 1} tries ({last})")

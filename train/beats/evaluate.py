@@ -15,20 +15,28 @@ delay; :func:`latency_summary` reports it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from edge_runtime.beats import BeatConfig
 from edge_runtime.detect import detect_record
 from edge_runtime.ec57 import class_pairs, ec57_report
-from train.beats.dataset import CACHE_DIR, CLASS_INDEX, BeatSet, concat, config_key, record_beats
+from train.beats.dataset import (
+    BEAT_SOURCES,
+    CACHE_DIR,
+    CLASS_INDEX,
+    BeatSet,
+    concat,
+    config_key,
+    record_beats,
+)
 from train.beats.train import predict
 from train.data.mitdb import load_record, mlii_channel
 
-_DETECT_SRC = Path(__file__).resolve().parents[2] / "edge_runtime" / "detect" / "streaming.py"
+#: Code the detection cache derives from: the beat front end plus the whole detector package
+#: (streaming logic *and* the compiled-loop kernel) and this module's detection loop.
+DETECT_SOURCES: tuple[str, ...] = (*BEAT_SOURCES, "edge_runtime.detect", "train.beats.evaluate")
 
 
 @dataclass
@@ -42,17 +50,13 @@ class DetectedSet:
     ref_y: np.ndarray
 
 
-def _detector_hash() -> str:
-    return hashlib.sha1(_DETECT_SRC.read_bytes()).hexdigest()[:8] if _DETECT_SRC.is_file() else ""
-
-
 def detected_beats(
     records, config: BeatConfig | None = None, data_dir=None, progress: bool = True
 ) -> DetectedSet:
     """Run the streaming detector on each record's MLII and extract beats there (cached)."""
     config = config or BeatConfig()
     records = tuple(records)
-    key = config_key(config, 1, "det:" + _detector_hash() + ":" + ",".join(records))
+    key = config_key(config, 1, "det:" + ",".join(records), sources=DETECT_SOURCES)
     path = CACHE_DIR / f"det_{key}.npz"
     if path.is_file():
         z = np.load(path)
