@@ -137,3 +137,14 @@ def test_asystole_alarm_within_5_s_of_the_last_beat():
     x = np.concatenate([sinus(75, 30.0), np.zeros(int(15 * FS))])
     last = rhythm([("N", 0.8)], 30.0)[0][-1]
     assert _onset_delay(x, "asystole", last) <= 5.0
+
+
+def test_pipeline_status_shows_the_bigeminy_rate():
+    """The displayed rate (status ``hr_bpm``) comes from the meter: 60 on slow alternating
+    bigeminy with a tall T wave counted once per cycle by the detector."""
+    x = _tall_t_bigeminy([("N", 0.8), ("V", 1.2)], 60.0)
+    p = Pipeline(FS, ["MLII"], engine=AlertEngine())
+    p.push(x[:, None])
+    p.finish()
+    shown = [hr for t, hr in p.hr_trend if t >= 20.0]
+    assert shown and all(hr == pytest.approx(60.0, abs=2.0) for hr in shown), shown
