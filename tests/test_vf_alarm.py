@@ -88,7 +88,7 @@ def _rhythm(t_end: float, vf: bool) -> RhythmEvent:
 
 
 def test_vf_rule_onset_after_two_windows_and_end_after_clear_s():
-    eng = AlertEngine(rules=[make_rule("vf")])
+    eng = AlertEngine(rules=[make_rule("vf", windows_on=2, clear_s=10.0)])
     ups = eng.push([_rhythm(10.0, False), _rhythm(11.0, True)])
     assert ups == []
     ups = eng.push([_rhythm(12.0, True)])

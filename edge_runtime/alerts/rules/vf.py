@@ -5,7 +5,9 @@ window, every second over the last 4 s of the detector lead), never by beats: in
 are no QRS complexes to detect. ``windows_on`` consecutive VF-like windows -> onset (start =
 start of the first of them); no VF-like window for ``clear_s`` -> end (at the end of the last
 one). With 4 s windows every 1 s and ``windows_on = 2`` the alarm comes 5-7 s after a
-sustained VF onset (the target is 10 s).
+sustained VF onset (the target is 10 s). ``clear_s`` is 20 s by default: inside long VF
+episodes the leakage leaves the VF range for 15 s and more (207), and a VF alarm should not
+end while VF goes on.
 """
 
 from __future__ import annotations
