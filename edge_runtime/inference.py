@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.errors import EcgEdgeError
+from edge_runtime.ort_config import ORT_EXACT_INT8, ort_session_config  # noqa: F401
 
 __all__ = [
     "CARD_KEY",
@@ -174,14 +175,6 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- backends
-#: onnxruntime session config for exact int8 arithmetic on every x86-64 CPU. Without it,
-#: the u8s8 MatMul/Conv kernels on CPUs with AVX2 (or AVX-512) but no VNNI sum adjacent
-#: u8*s8 products into a saturating int16 (vpmaddubsw), so the same int8 model decides
-#: differently by host (issue 15: 96.3 % vs 99.4 % beat agreement with fp32). "1" makes
-#: those CPUs use the exact u8u8 kernels; VNNI x86 and ARM (exact already) are unaffected.
-ORT_EXACT_INT8: dict[str, str] = {"session.x64quantprecision": "1"}
-
-
 class _OrtBackend:
     name = "onnxruntime"
 
@@ -192,7 +185,7 @@ class _OrtBackend:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        for key, value in ORT_EXACT_INT8.items():
+        for key, value in ort_session_config().items():
             opts.add_session_config_entry(key, value)
         self.session = ort.InferenceSession(
             str(path), sess_options=opts, providers=["CPUExecutionProvider"]

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_runtime import inference
-from edge_runtime.inference import ORT_EXACT_INT8, _OrtBackend
+from edge_runtime import inference, ort_config
+from edge_runtime.inference import _OrtBackend
+from edge_runtime.ort_config import ORT_EXACT_INT8, ort_session_config
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -42,24 +43,33 @@ def matmul_integer_onnx(path: Path) -> Path:
     return path
 
 
-def test_session_factory_requests_exact_int8() -> None:
+def test_exact_int8_config_is_off_only_on_avx512_vnni(monkeypatch) -> None:
     assert ORT_EXACT_INT8 == {"session.x64quantprecision": "1"}
+    monkeypatch.setattr(ort_config, "_has_avx512_vnni", lambda: False)
+    assert ort_session_config() == ORT_EXACT_INT8
+    monkeypatch.setattr(ort_config, "_has_avx512_vnni", lambda: True)
+    assert ort_session_config() == {}
 
 
-def test_u8s8_matmul_is_exact_through_the_runtime(tmp_path) -> None:
+@pytest.mark.parametrize("forced", [None, "on"])
+def test_u8s8_matmul_is_exact_through_the_runtime(tmp_path, monkeypatch, forced) -> None:
+    """Exact with the runtime's own choice for this CPU, and with the option forced on."""
+    if forced == "on":
+        monkeypatch.setattr(inference, "ort_session_config", lambda: dict(ORT_EXACT_INT8))
     backend = _OrtBackend(matmul_integer_onnx(tmp_path / "mm.onnx"), threads=1)
     opts = backend.session.get_session_options()
-    assert opts.get_session_config_entry("session.x64quantprecision") == "1"
+    if inference.ort_session_config():  # set unless this host has AVX-512 VNNI
+        assert opts.get_session_config_entry("session.x64quantprecision") == "1"
     a = np.full((4, K), 255, dtype=np.uint8)
     y = backend.run({"a": a})
     assert y.dtype == np.int32
     assert np.all(y == EXACT), f"got {np.unique(y)} (saturated u8s8 kernel gives 1048544)"
 
 
-def test_the_option_is_what_makes_it_exact(tmp_path, monkeypatch) -> None:
-    """Without the option the result is exact on VNNI/ARM and saturated on AVX2-only x86;
-    either way it is one of those two values (proves the graph reaches the int8 kernel)."""
-    monkeypatch.setattr(inference, "ORT_EXACT_INT8", {})
+def test_the_graph_reaches_the_int8_kernel(tmp_path, monkeypatch) -> None:
+    """Without the option the result is exact on VNNI/ARM and saturated on AVX2-only x86
+    (run under qemu-x86_64 -cpu Haswell it is the latter): never anything else."""
+    monkeypatch.setattr(inference, "ort_session_config", lambda: {})
     backend = _OrtBackend(matmul_integer_onnx(tmp_path / "mm.onnx"), threads=1)
     y = backend.run({"a": np.full((4, K), 255, dtype=np.uint8)})
     assert set(np.unique(y).tolist()) <= {EXACT, 32 * 32767}
