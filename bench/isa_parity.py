@@ -10,16 +10,18 @@ Two steps, so the emulated runs need neither torch nor the raw data:
 
 * ``prepare`` (native, full dev venv): builds each task's **test split** exactly as the
   export's parity does (:func:`export.datasets.load_export_data`: MIT-BIH DS2 beats,
-  PTB-XL fold 10 windows) and saves the model inputs and labels to one ``.npz``. It also
-  saves a fixed, stratified, seeded subset for the slow emulated runs (``--subset``):
-  beats: up to ``n/5`` per AAMI class (all of a rarer class), filled at random to ``n``;
-  windows: up to ``n/(2*classes)`` positives of each class, filled at random to ``n``.
+  PTB-XL fold 10 windows) and saves the model inputs and labels to one ``.npz``. The slow
+  emulated runs use a fixed, stratified subset (``--subset``, drawn with seed 0 from the
+  labels by numpy's PCG64, which draws the same on every platform):
+  beats: ~2000, class-proportional with a floor of 20 per AAMI class (all of a rarer one);
+  windows: 120, up to ``n/(2*classes)`` positives of each class, filled at random.
 * ``run`` (any CPU, numpy + onnxruntime only): int8 vs fp32 ONNX (and the TFLite pair when
   an interpreter is importable) through the runtime's own loader, compared with
   :func:`export.parity.compare`; fp32 ONNX stands in for torch (it matches torch to
   < 1e-4, docs/results/export_*.json), so the agreement and metric drop are int8's own.
-  Records the CPU (model name, the ISA flags numpy's CPUID/HWCAP probe sees, the ISA class)
-  and merges one entry per ``--label`` into ``docs/results/isa_parity.json``.
+  Records the CPU (model name, the ISA flags numpy's CPUID/HWCAP probe sees, the ISA class),
+  SHA-256 digests of the int8 logits and decisions (equal digests across CPUs = identical
+  outputs), and merges one entry per ``--label`` into ``docs/results/isa_parity.json``.
   ``--without-exact-int8`` also runs the int8 ONNX without the runtime's exact-int8 session
   option, to show what it fixes; ``--latency`` times the int8 ONNX with and without it.
 
@@ -31,6 +33,7 @@ Two steps, so the emulated runs need neither torch nor the raw data:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -55,7 +58,7 @@ TASKS = ("beat", "hyp", "findings6")
 MODELS = REPO / "models"
 OUT = REPO / "docs" / "results" / "isa_parity.json"
 DATA = Path(os.environ.get("ECGEDGE_ISA_DATA", "/var/tmp/ecgedge-isa/parity_data.npz"))
-SUBSET = {"beat": 600, "hyp": 120, "findings6": 120}
+SUBSET = {"beat": 2000, "hyp": 120, "findings6": 120}
 #: ISA flags that decide onnxruntime's int8 kernel (numpy's names).
 KERNEL_FLAGS = ("AVX2", "AVX512F", "AVX512BW", "AVX512VNNI", "AVX512_VNNI", "AVX_VNNI",
                 "AVXVNNI", "ASIMD", "ASIMDHP", "ASIMDDP", "ASIMDFHM", "SVE", "I8MM")
@@ -103,14 +106,16 @@ def isa_class(machine: str, flags: set[str]) -> str:
 
 # --------------------------------------------------------------------------- data
 def _subset_beats(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Class-proportional sample (so agreement estimates the full split's), with a floor
+    of ``n // 100`` per class so rare classes are present at all."""
     rng = np.random.default_rng(seed)
-    per = n // 5
-    picked = [rng.choice(np.flatnonzero(y == c), min(per, int((y == c).sum())), replace=False)
-              for c in np.unique(y)]
-    chosen = np.concatenate(picked)
-    rest = np.setdiff1d(np.arange(len(y)), chosen)
-    fill = rng.choice(rest, max(0, n - len(chosen)), replace=False)
-    return np.sort(np.concatenate([chosen, fill]))
+    classes, counts = np.unique(y, return_counts=True)
+    floor = n // 100
+    take = np.maximum(np.minimum(counts, floor), np.round(counts * n / len(y)).astype(int))
+    take = np.minimum(take, counts)
+    picked = [rng.choice(np.flatnonzero(y == c), k, replace=False)
+              for c, k in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(picked))
 
 
 def _subset_windows(y: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -137,19 +142,23 @@ def prepare(out: Path, seed: int) -> None:
         for name, x in test.inputs.items():
             arrays[f"{task}/x/{name}"] = x
         arrays[f"{task}/y"] = test.y
-        pick = _subset_beats if task == "beat" else _subset_windows
-        arrays[f"{task}/subset"] = pick(np.asarray(test.y), SUBSET[task], seed)
-        print(f"[{task}] test n={len(test)} subset n={len(arrays[f'{task}/subset'])} "
+        print(f"[{task}] test n={len(test)} subset n={len(subset(task, test.y))} "
               f"({time.time() - t0:.0f} s)", flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
-def load_split(data: Path, task: str, subset: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def subset(task: str, y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The fixed subset's indices (numpy's PCG64 draws the same on every platform)."""
+    pick = _subset_beats if task == "beat" else _subset_windows
+    return pick(np.asarray(y), SUBSET[task], seed)
+
+
+def load_split(data: Path, task: str, sub: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
     z = np.load(data)
     prefix = f"{task}/x/"
-    idx = z[f"{task}/subset"] if subset else slice(None)
+    idx = subset(task, z[f"{task}/y"]) if sub else slice(None)
     inputs = {k[len(prefix):]: np.ascontiguousarray(z[k][idx]) for k in z.files
               if k.startswith(prefix)}
     return inputs, np.asarray(z[f"{task}/y"][idx])
@@ -178,11 +187,17 @@ def logits(path: Path, inputs: dict[str, np.ndarray], batch: int = 256) -> np.nd
 
 
 def _pair(card: dict, ref: np.ndarray, art: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    from export.parity import compare
+    from export.parity import compare, decisions, probabilities
 
     r = compare(card, "int8", ref, art, y).to_dict()
     r.pop("split", None)
     r["reference"] = "fp32 artifact of the same format on this CPU"
+    # digests: equal digests across CPUs = bit-identical outputs / identical decisions
+    r["int8_logits_sha256"] = hashlib.sha256(np.ascontiguousarray(art, np.float32)).hexdigest()
+    dec = decisions(card, probabilities(card, art))
+    r["int8_decisions_sha256"] = hashlib.sha256(np.ascontiguousarray(dec, np.int8)).hexdigest()
+    r["fp32_decisions_sha256"] = hashlib.sha256(
+        np.ascontiguousarray(decisions(card, probabilities(card, ref)), np.int8)).hexdigest()
     return r
 
 
