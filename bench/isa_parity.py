@@ -236,6 +236,11 @@ def run_task(task: str, data: Path, subset: bool, args) -> dict[str, Any]:
     if args.without_exact_int8:
         with exact_int8("off"):
             res["onnx_without_exact_int8"] = _pair(card, ref, logits(int8, inputs), y)
+    if not inference.ort_session_config():  # the runtime leaves the option off here (VNNI)
+        with exact_int8("on"):
+            forced = _pair(card, ref, logits(int8, inputs), y)
+        res["onnx_exact_int8_forced_identical"] = (
+            forced["int8_logits_sha256"] == res["onnx"]["int8_logits_sha256"])
     if args.tflite:
         try:
             inference._tflite_interpreter_class()
