@@ -19,7 +19,8 @@
 #   ARM64_RECORDS="100 208" ARM64_CPUS="cortex-a72" sudo -E bench/arm64.sh
 # Environment: ARM64_WORK (default /var/tmp/ecgedge-arm64), HOST_PY (python with pip,
 # setuptools>=77 and the dev install, default .venv/bin/python or python3), ECGEDGE_DATA
-# (PhysioNet data, default ../shared/data), ARM64_RECORDS, ARM64_CPUS, ARM64_SKIP_TESTS=1.
+# (PhysioNet data, default ../shared/data), ARM64_RECORDS, ARM64_DURATION (seconds of each
+# record, default 600), ARM64_CPUS, ARM64_TESTS (runtime test files), ARM64_SKIP_TESTS=1.
 # Prerequisites: apt-get install debootstrap qemu-user-static binfmt-support
 set -euo pipefail
 
@@ -31,7 +32,9 @@ OUT=$WORK/out
 HOST_PY=${HOST_PY:-$( [ -x "$REPO/.venv/bin/python" ] && echo "$REPO/.venv/bin/python" || echo python3 )}
 DATA=${ECGEDGE_DATA:-$REPO/../shared/data}
 RECORDS=${ARM64_RECORDS:-100 208 233}
+DURATION=${ARM64_DURATION:-600}  # seconds of each record (emulation is slow)
 CPUS=${ARM64_CPUS:-cortex-a72 max}
+TESTS=${ARM64_TESTS:-tests/test_int8_exact.py tests/test_inference.py tests/test_dsp.py}
 PARITY_DATA=${ECGEDGE_ISA_DATA:-/var/tmp/ecgedge-isa/parity_data.npz}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 say() { echo "[arm64 $(date -u +%H:%M:%S)] $*"; }
@@ -80,8 +83,8 @@ dl() {  # aarch64 cp$PYV binary wheels only; nothing is built from source
   "$HOST_PY" -m pip download --quiet --only-binary=:all: "${PLAT[@]}" --python-version "$PYV" \
     --implementation cp --abi "cp$PYV" --abi abi3 --abi none -d "$WH" "$@"
 }
-say "pip download (aarch64 wheels) for $(basename "$PROJ_WHL") + pytest, onnx"
-dl "$PROJ_WHL" pytest onnx
+say "pip download (aarch64 wheels) for $(basename "$PROJ_WHL") + pytest, hypothesis, onnx"
+dl "$PROJ_WHL" pytest hypothesis onnx
 EXTRA=""
 if dl "ai-edge-litert>=1.0" 2>"$OUT/litert_download.err"; then EXTRA="ai-edge-litert"; else
   say "no aarch64 ai-edge-litert wheel for cp$PYV: TFLite parity skipped ($(tail -1 "$OUT/litert_download.err"))"
@@ -93,8 +96,7 @@ rm -rf "$SRC/src" "$SRC/wheels"
 mkdir -p "$SRC/src" "$SRC/wheels" "$SRC/out" "$SRC/data"
 cp "$WH"/*.whl "$SRC/wheels/"
 (cd "$REPO" && tar cf - models/*.onnx models/*.tflite models/*.card.json bench/isa_parity.py \
-   tests/test_int8_exact.py tests/test_inference.py tests/test_dsp.py tests/test_detect.py \
-   pyproject.toml 2>/dev/null) | tar xf - -C "$SRC/src"
+   tests pyproject.toml) | tar xf - -C "$SRC/src"
 if [ -f "$PARITY_DATA" ]; then cp "$PARITY_DATA" "$SRC/parity_data.npz"; else
   say "no $PARITY_DATA (run: python bench/isa_parity.py prepare): parity step skipped"; fi
 
@@ -136,18 +138,17 @@ if [ ! -x "$SRC/venv/bin/python" ]; then
 fi
 say "pip install --no-index (offline) inside the root"
 inroot cortex-a72 "pip install --quiet --no-index --find-links /opt/ecgedge/wheels --force-reinstall --no-deps /opt/ecgedge/wheels/$(basename "$PROJ_WHL") \
-  && pip install --quiet --no-index --find-links /opt/ecgedge/wheels /opt/ecgedge/wheels/$(basename "$PROJ_WHL") pytest onnx $EXTRA \
+  && pip install --quiet --no-index --find-links /opt/ecgedge/wheels /opt/ecgedge/wheels/$(basename "$PROJ_WHL") pytest hypothesis onnx $EXTRA \
   && python -c 'import numpy, scipy, onnxruntime, wfdb; print(\"inside:\", numpy.__version__, scipy.__version__, onnxruntime.__version__)'" \
   | tee "$OUT/install.log"
 
 # --- 7. x86 reference journals on this host (same code, same models)
-for r in $RECORDS; do
-  if [ ! -s "$OUT/run_${r}_x86.jsonl" ]; then
-    say "x86 reference: ecgedge run --record $r"
-    (cd "$REPO" && PYTHONPATH=$REPO ECGEDGE_DATA=$DATA "$HOST_PY" -m edge_runtime run --record "$r" \
-      --beat-model models/beat.int8.onnx --window-model none --quiet \
-      --journal "$OUT/run_${r}_x86.jsonl" >"$OUT/run_${r}_x86.log" 2>&1)
-  fi
+for r in $RECORDS; do  # cheap natively: always rerun so code, models and duration match
+  say "x86 reference: ecgedge run --record $r --duration $DURATION"
+  rm -f "$OUT/run_${r}_x86.jsonl"
+  (cd "$REPO" && PYTHONPATH=$REPO ECGEDGE_DATA=$DATA "$HOST_PY" -m edge_runtime run --record "$r" \
+    --duration "$DURATION" --beat-model models/beat.int8.onnx --window-model none --quiet \
+    --journal "$OUT/run_${r}_x86.jsonl" >"$OUT/run_${r}_x86.log" 2>&1)
 done
 
 # --- 8. the emulated runs; wall times go to $OUT/timings.tsv (emulated, NOT Pi speed)
@@ -165,7 +166,7 @@ for cpu in $CPUS; do
   timed "$cpu" cpu "python -c 'import numpy._core._multiarray_umath as m, platform; print(platform.machine(), sorted(k for k, v in m.__cpu_features__.items() if v))'"
   timed "$cpu" demo "cd /opt/ecgedge/out && rm -rf demo_$cpu && ecgedge demo --duration 60 --out demo_$cpu --beat-model $M/beat.int8.onnx"
   for r in $RECORDS; do
-    timed "$cpu" "run_$r" "rm -f /opt/ecgedge/out/run_${r}_$cpu.jsonl; ecgedge run --record $r --beat-model $M/beat.int8.onnx --window-model none --quiet --journal /opt/ecgedge/out/run_${r}_$cpu.jsonl"
+    timed "$cpu" "run_$r" "rm -f /opt/ecgedge/out/run_${r}_$cpu.jsonl; ecgedge run --record $r --duration $DURATION --beat-model $M/beat.int8.onnx --window-model none --quiet --journal /opt/ecgedge/out/run_${r}_$cpu.jsonl"
     cp "$SRC/out/run_${r}_$cpu.jsonl" "$OUT/" 2>/dev/null || true
   done
   if [ -f "$SRC/parity_data.npz" ]; then
@@ -173,7 +174,7 @@ for cpu in $CPUS; do
     cp "$SRC/out/isa_parity_$cpu.json" "$OUT/" 2>/dev/null || true
   fi
   if [ "${ARM64_SKIP_TESTS:-0}" != 1 ]; then
-    timed "$cpu" tests "cd /opt/ecgedge/src && python -m pytest -q -p no:cacheprovider tests/test_int8_exact.py tests/test_inference.py tests/test_dsp.py tests/test_detect.py"
+    timed "$cpu" tests "cd /opt/ecgedge/src && timeout 1800 python -m pytest -q -p no:cacheprovider $TESTS"
   fi
 done
 cp -r "$SRC/out/demo_"* "$OUT/" 2>/dev/null || true
