@@ -100,7 +100,7 @@ cp "$WH"/*.whl "$SRC/wheels/"
 if [ -f "$PARITY_DATA" ]; then cp "$PARITY_DATA" "$SRC/parity_data.npz"; else
   say "no $PARITY_DATA (run: python bench/isa_parity.py prepare): parity step skipped"; fi
 
-# --- 5. mounts: /proc with an ARM cpuinfo over it, /dev, the data read-only
+# --- 5. mounts: /proc with an ARM cpuinfo over it, /sys, /dev, the data read-only
 cpuinfo() {  # $1 = qemu cpu; 4 cores like a Pi 4 / Pi 5
   local part=0xd08 feat="fp asimd evtstrm crc32 cpuid"  # Cortex-A72 (Pi 4)
   if [ "$1" != cortex-a72 ]; then
@@ -117,6 +117,7 @@ cleanup() {
 trap cleanup EXIT
 mnt() { mount "$@" && MOUNTS+=("${@: -1}"); }
 mnt -t proc proc "$ROOT/proc"
+mnt -t sysfs -o ro sysfs "$ROOT/sys"  # cpuinfo reads /sys/devices/system/cpu/{possible,present}
 mnt --rbind /dev "$ROOT/dev"
 mnt --bind "$DATA" "$SRC/data" && mount -o remount,ro,bind "$SRC/data"
 
@@ -126,7 +127,8 @@ inroot() {  # $1 = qemu cpu; rest = command run by bash -c inside the root
   cpuinfo "$cpu" >"$WORK/cpuinfo.$cpu"
   mount --bind "$WORK/cpuinfo.$cpu" "$ROOT/proc/cpuinfo"
   local rc=0
-  QEMU_CPU=$cpu chroot "$ROOT" /usr/bin/env -i PATH=/opt/ecgedge/venv/bin:/usr/bin:/bin \
+  # QEMU_CPU must survive env -i: every exec starts a fresh qemu that reads it
+  QEMU_CPU=$cpu chroot "$ROOT" /usr/bin/env -i QEMU_CPU="$cpu" PATH=/opt/ecgedge/venv/bin:/usr/bin:/bin \
     HOME=/root LANG=C.UTF-8 ECGEDGE_DATA=/opt/ecgedge/data ECGEDGE_ISA_DATA=/opt/ecgedge/parity_data.npz \
     MPLBACKEND=Agg /bin/bash -c "$*" || rc=$?
   umount "$ROOT/proc/cpuinfo"
