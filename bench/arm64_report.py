@@ -22,25 +22,27 @@ RESULTS = REPO / "docs" / "results"
 MIN_LABEL_AGREEMENT = 0.995
 
 
-def journal_beats(path: Path) -> tuple[list[int], list[str], dict[str, Any]]:
-    """(samples, labels, summary) of a run journal's beats events."""
+def journal_beats(path: Path) -> tuple[list[int], list[str], list[float], dict[str, Any]]:
+    """(samples, labels, probabilities, summary) of a run journal's beats events."""
     samples: list[int] = []
     labels: list[str] = []
+    probs: list[float] = []
     summary: dict[str, Any] = {}
     for line in path.read_text().splitlines():
         ev = json.loads(line)
         if ev.get("event") == "beats":
             samples += ev["sample"]
             labels += ev["label"]
+            probs += ev.get("prob") or []
         elif ev.get("event") == "summary":
             summary = {k: ev.get(k) for k in ("duration_s", "beats", "beats_per_class",
                                               "alerts")}
-    return samples, labels, summary
+    return samples, labels, probs, summary
 
 
 def compare_journals(ref: Path, arm: Path) -> dict[str, Any]:
-    s0, l0, sum0 = journal_beats(ref)
-    s1, l1, sum1 = journal_beats(arm)
+    s0, l0, p0, sum0 = journal_beats(ref)
+    s1, l1, p1, sum1 = journal_beats(arm)
     same_pos = s0 == s1
     if same_pos:
         agree = sum(a == b for a, b in zip(l0, l1, strict=True)) / max(1, len(l0))
@@ -54,6 +56,9 @@ def compare_journals(ref: Path, arm: Path) -> dict[str, Any]:
         "label_agreement": agree,
         "labels_differing": sum(a != b for a, b in zip(l0, l1, strict=False)) if same_pos
         else None,
+        "prob_max_abs_diff": max((abs(a - b) for a, b in zip(p0, p1, strict=False)), default=0.0)
+        if same_pos and len(p0) == len(p1) else None,
+        "alerts_identical": sum0.get("alerts") == sum1.get("alerts"),
         "summary_x86": sum0, "summary_arm": sum1,
         "passed": same_pos and agree >= MIN_LABEL_AGREEMENT,
     }
