@@ -11,8 +11,11 @@
 #     on this x86 host (beat positions identical, label agreement >= 99.5 %)
 #   * bench/isa_parity.py run --subset (int8 vs fp32, beat/hyp/findings6; TFLite if wheels)
 #   * a subset of the runtime tests
-# and writes docs/results/arm64.json (timings.tsv: cpu, step, wall ms, rc) (bench/arm64_report.py). Emulated wall times are NOT a
-# Pi's speed (TCG emulation of x86 instructions on an x86 host); they are recorded as such.
+# and writes docs/results/arm64.json (bench/arm64_report.py; raw outputs and timings.tsv:
+# cpu, step, wall ms, rc in $ARM64_WORK/out). Emulated wall times are NOT a Pi's speed (QEMU
+# TCG translating aarch64 code on an x86 host); they are recorded as such.
+# Needs the parity arrays first: python bench/isa_parity.py prepare (dev venv, real data).
+# Measured on a 2-core shared x86 host: debootstrap 18 min (once), the rest ~22 min.
 #
 # Usage (root, Linux x86-64 with network for debootstrap and pip download):
 #   sudo bench/arm64.sh                 # everything
