@@ -60,6 +60,7 @@ ALARM_REFERENCE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tachycardia": (("tachy",), ("tachy", "VF", "VFL")),
     "vt": (("vt",), ("vt", "VF", "VFL")),
     "svt": (("svt",), ("svt",)),
+    "vf": (("VF",), ("VF", "VFL", "vt")),  # EC57 VF episodes; true in VF, flutter or VT
     "af": (("AFIB",), ("AFIB", "AFL")),
     "bigeminy": (("B",), ("B",)),
     "trigeminy": (("T",), ("T",)),
@@ -67,10 +68,11 @@ ALARM_REFERENCE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "noise": (("noise",), ("noise",)),
 }
 #: alarm types about the heart (not technical): every one of them during added noise is false
-ARRHYTHMIA_TYPES = ("asystole", "pause", "bradycardia", "tachycardia", "vt", "svt", "af",
-                    "bigeminy", "trigeminy", "pvc_rate")
+ARRHYTHMIA_TYPES = ("asystole", "pause", "bradycardia", "tachycardia", "vt", "vf", "svt",
+                    "af", "bigeminy", "trigeminy", "pvc_rate")
 EC57_LEARNING_S = 300.0
-#: table row of (VFL episodes vs any crisis alarm): there is no VF alarm type yet
+#: table row of (VFL episodes vs any crisis alarm): lethal-rhythm coverage by any crisis
+#: (the ``vf`` alarm type has its own rows)
 VF_ROW = "VFL:any-crisis"
 
 
@@ -264,7 +266,7 @@ def score_record(name: str, alarms: Sequence[Alarm], episodes: Sequence[Episode]
                 st.judged = False
             if st.alarms or st.episodes:
                 rows[(typ, sev)] = st
-    # no VF alarm type exists: ventricular flutter/fibrillation is scored against any crisis
+    # ventricular flutter/fibrillation against any crisis alarm (vt, vf, ...): lethal coverage
     vfl = by_kind.get("VFL", [])
     if vfl:
         crisis = [a for a in alarms if a.severity == "crisis"]

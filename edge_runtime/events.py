@@ -3,7 +3,8 @@
 Determinism (offline run == live replay, a test): every event the alert engine sees carries
 an integer *key*, the number of input samples that had arrived when the event became known
 (a beat: ``decided_at + 1``; a classified beat: when its successor was decided *and* its
-window had passed the resampler; a window: when its last sample had; a tick: every
+window had passed the resampler; a window or a VF analysis: when its last sample had; a
+tick: every
 ``tick_s`` of signal). Events wait here until every event with a smaller key is known (after
 a push of ``n`` samples, that is every key ``<= n``), then leave in key order. How the stream
 was cut into blocks (decoder frames, serial reads, a whole record) therefore cannot change a
@@ -16,14 +17,15 @@ import heapq
 from collections.abc import Iterator
 from typing import Any, Final
 
-from edge_runtime.alerts import BeatEvent, BeatLabel, TechnicalEvent, Tick, WindowEvent
+from edge_runtime.alerts import BeatEvent, BeatLabel, RhythmEvent, TechnicalEvent, Tick, WindowEvent
 from edge_runtime.dsp import StreamingResampler
 
 __all__ = ["EventQueue", "TICK", "needed_inputs"]
 
-#: Order of events with the same key: beats first, then labels, windows, technical, ticks.
-PRIORITY: dict[type, int] = {BeatEvent: 0, BeatLabel: 1, WindowEvent: 2, TechnicalEvent: 3,
-                             Tick: 4}
+#: Order of events with the same key: beats first, then labels, windows and rhythm analyses,
+#: technical, ticks.
+PRIORITY: dict[type, int] = {BeatEvent: 0, BeatLabel: 1, WindowEvent: 2, RhythmEvent: 2,
+                             TechnicalEvent: 3, Tick: 4}
 
 #: What :meth:`EventQueue.release` yields when a tick is due (ticks are implicit, not queued).
 TICK: Final = object()

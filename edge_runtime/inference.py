@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.errors import EcgEdgeError
+from edge_runtime.ort_config import ORT_EXACT_INT8, ort_session_config  # noqa: F401
 
 __all__ = [
     "CARD_KEY",
@@ -186,6 +187,8 @@ class _OrtBackend:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        for key, value in ort_session_config().items():
+            opts.add_session_config_entry(key, value)
         self.session = ort.InferenceSession(
             str(path), sess_options=opts, providers=["CPUExecutionProvider"]
         )

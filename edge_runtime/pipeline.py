@@ -5,8 +5,9 @@ Composition (each stage a plain object with ``push``, one module each):
 ``samples -> RingBuffer (raw, for strips) -> StreamingDetector (R peaks) ->``
 :class:`~edge_runtime.stages.beat.BeatStage` (beat windows + RR features -> beat model,
 batched per block) and :class:`~edge_runtime.stages.window.WindowStage` (sliding 10 s
-multi-lead window, resampled to the card's rate, window model) and
-:class:`~edge_runtime.stages.quality.NoiseMonitor` ``->``
+multi-lead window, resampled to the card's rate, window model),
+:class:`~edge_runtime.stages.quality.NoiseMonitor` and :class:`~edge_runtime.stages.vf.VfStage`
+(beat-independent VF/flutter analysis of the detector lead) ``->``
 :class:`~edge_runtime.events.EventQueue` (keyed: released in key order, so offline run ==
 live replay) ``-> AlertEngine -> sinks``. Cards are checked against the stream by
 :mod:`edge_runtime.cards`; the per-beat history lives in :mod:`edge_runtime.history`.
@@ -39,6 +40,7 @@ from edge_runtime.stages import clock
 from edge_runtime.stages.beat import BeatStage, Labelled, UnlabelledBeats
 from edge_runtime.stages.clock import set_stage_clock
 from edge_runtime.stages.quality import NoiseMonitor
+from edge_runtime.stages.vf import VfStage
 from edge_runtime.stages.window import WindowStage
 
 __all__ = ["set_stage_clock", "Pipeline", "PipelineConfig", "check_card", "card_id",
@@ -54,6 +56,8 @@ class PipelineConfig:
     status_every_s: float = 2.0
     window_hop_s: float = 2.0
     noise_hf_mv: float = 0.12  # RMS above 40 Hz over 1 s counted as noise
+    vf_window_s: float = 4.0   # VF/flutter analysis window on the detector lead ...
+    vf_hop_s: float = 1.0      # ... analysed this often (edge_runtime.stages.vf)
     strip_before_s: float = 10.0
     strip_after_s: float = 5.0
     max_gap_fill_s: float = 60.0
@@ -119,6 +123,7 @@ class Pipeline:
         self.raw = RingBuffer(int(self.fs * (self.cfg.strip_before_s + self.cfg.strip_after_s
                                              + 30)), self.n_leads, np.float32)
         self.quality = NoiseMonitor(self.fs, self.cfg.noise_hf_mv)
+        self.vf = VfStage(self.fs, self.cfg.vf_window_s, self.cfg.vf_hop_s)
         self._lead_off = np.zeros(self.n_leads, bool)
         self.n = 0  # samples received (incl. gap fill)
         self._chunk = max(1, int(10 * self.fs))
@@ -270,8 +275,11 @@ class Pipeline:
         self.stage_seconds["window"] += t3 - t2
         if fill:
             self.quality.skip(x.shape[0])
+            self.vf.skip(x.shape[0])
         else:
             for key, ev in self.quality.push(x[:, self.det_lead]):
+                self.queue.put(key, ev)
+            for key, ev in self.vf.push(x[:, self.det_lead]):
                 self.queue.put(key, ev)
         self.n += x.shape[0]
         if len(self.beat_samples) > self.cfg.max_history_beats and self.annotations is None:

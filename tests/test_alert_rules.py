@@ -57,7 +57,7 @@ def acts(ups):
 
 def test_registry_matches_the_shipped_config_and_builds_each_rule_alone():
     cfg = load_config()
-    assert list(RULES) == ["asystole", "pause", "bradycardia", "tachycardia", "vt", "svt",
+    assert list(RULES) == ["asystole", "vf", "pause", "bradycardia", "tachycardia", "vt", "svt",
                            "bigeminy", "trigeminy", "pvc_rate", "af", "finding", "lead_off",
                            "noise", "signal_loss", "disconnect", "data_gap"]
     assert set(RULES) == set(cfg["rules"])

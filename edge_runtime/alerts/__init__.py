@@ -2,10 +2,11 @@
 
 The engine (:mod:`.engine`) is one streaming stage, ``AlertEngine.push(events) ->
 list[AlertUpdate]``, fed :class:`BeatEvent`, :class:`BeatLabel`, :class:`WindowEvent`,
-:class:`TechnicalEvent` and :class:`Tick` (:mod:`.events`). It is a small core (shared beat
-state, asystole clock, alert ids and severities, the active set) plus one small object per
-rule (:mod:`.rules`), configured from ``edge_runtime/config/alerts.toml`` and a user's TOML
-(:mod:`.config`, every value checked when the config is built).
+:class:`RhythmEvent`, :class:`TechnicalEvent` and :class:`Tick` (:mod:`.events`). It is a
+small core (shared beat state, asystole clock, alert ids and severities, the active set)
+plus one small object per rule (:mod:`.rules`), configured from
+``edge_runtime/config/alerts.toml`` and a user's TOML (:mod:`.config`, every value checked
+when the config is built).
 
 Each alert is a JSON object (:meth:`Alert.to_dict`): id, type, severity, start/end time, the
 time it was raised, evidence (beat indices, HR, probabilities, model card id), device id and
@@ -35,6 +36,7 @@ from edge_runtime.alerts.events import (
     AlertUpdate,
     BeatEvent,
     BeatLabel,
+    RhythmEvent,
     TechnicalEvent,
     Tick,
     WindowEvent,
@@ -49,6 +51,7 @@ __all__ = [
     "BeatEvent",
     "BeatLabel",
     "WindowEvent",
+    "RhythmEvent",
     "TechnicalEvent",
     "Tick",
     "Alert",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from edge_runtime.alerts.params import Param, integer, text
+from edge_runtime.alerts.params import Param, flag, integer, number, text
 from edge_runtime.alerts.rules import RULES
 from edge_runtime.errors import EcgEdgeError
 from edge_runtime.resources import config_path
@@ -22,9 +22,14 @@ from edge_runtime.resources import config_path
 DEFAULT_CONFIG_PATH = config_path("alerts.toml")  # package data (importlib.resources)
 
 #: ``[engine]`` keys: optional, these defaults apply when a config dict leaves them out
-ENGINE_DEFAULTS: dict[str, Any] = {"hr_beats": 8, "device_id": "ecgedge-0"}
+ENGINE_DEFAULTS: dict[str, Any] = {"hr_beats": 8, "hr_window_s": 10.0, "hr_reject_early": True,
+                                   "device_id": "ecgedge-0"}
 ENGINE_PARAMS: dict[str, Param] = {
-    "hr_beats": integer(1, 1000, doc="heart rate = 60 / mean of the last N RR intervals"),
+    "hr_beats": integer(1, 1000, doc="heart rate = 60 / mean of the last N RR intervals "
+                        "(an even number of them: see edge_runtime.hr_meter)"),
+    "hr_window_s": number(above=0, doc="... of those that ended in the last hr_window_s s"),
+    "hr_reject_early": flag(doc="leave out of the rate a detection that splits one RR "
+                            "interval in two (a T wave or artefact counted as a beat)"),
     "device_id": text(doc="device id written into every alert"),
 }
 

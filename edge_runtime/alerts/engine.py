@@ -15,6 +15,7 @@ Per input event the engine calls the rules' hooks in registry order:
 * :class:`BeatLabel`: ``on_label`` (class rules run on labelled beats, in beat order).
 * :class:`Tick`: ``on_tick`` (rules that fire on absence, timeouts, held conditions).
 * :class:`WindowEvent`: ``on_window``.
+* :class:`RhythmEvent`: ``on_rhythm`` (beat-independent VF analysis).
 * :class:`TechnicalEvent`: ``on_technical`` of the rule named by its ``kind``, then
   ``on_tick`` for the held conditions (lead-off, noise).
 """
@@ -35,11 +36,13 @@ from edge_runtime.alerts.events import (
     AlertUpdate,
     BeatEvent,
     BeatLabel,
+    RhythmEvent,
     TechnicalEvent,
     Tick,
     WindowEvent,
 )
 from edge_runtime.alerts.rules import Rule, build_rules
+from edge_runtime.hr_meter import HeartRateMeter
 
 
 class AlertEngine:
@@ -57,14 +60,17 @@ class AlertEngine:
         eng = {**ENGINE_DEFAULTS, **self.config.get("engine", {})}
         self.device_id = device_id or eng["device_id"]
         self.hr_beats = int(eng["hr_beats"])
+        self.hr_meter = HeartRateMeter(self.hr_beats, float(eng["hr_window_s"]),
+                                       bool(eng["hr_reject_early"]))
         tables = self.config["rules"]
         self._severity = {name: t["severity"] for name, t in tables.items()}
         self.rules: dict[str, Rule] = {r.name: r for r in
                                        (build_rules(self.config) if rules is None else rules)}
         hooked = {h: [getattr(r, h) for r in self.rules.values() if h in type(r).hooks()]
-                  for h in ("on_beat", "on_label", "on_tick", "on_window")}
+                  for h in ("on_beat", "on_label", "on_tick", "on_window", "on_rhythm")}
         self._beat_hooks, self._label_hooks = hooked["on_beat"], hooked["on_label"]
         self._tick_hooks, self._window_hooks = hooked["on_tick"], hooked["on_window"]
+        self._rhythm_hooks = hooked["on_rhythm"]
         self._holders = [r for r in self.rules.values() if r.holds_technical]
         self.active: dict[str, Alert] = {}
         self.history: deque[Alert] = deque(maxlen=10_000)  # recent alerts (bounded)
@@ -78,6 +84,7 @@ class AlertEngine:
         self.last_beat: BeatEvent | None = None
         self.gaps: deque[tuple[float, float]] = deque()  # recent data gaps (start, end) s
         self.asystole_ref = 0.0  # no-beat clock: last beat, or end of a gap/technical alarm
+        self.vf_seen_s: float | None = None  # end of the latest VF-like analysis window
 
     @classmethod
     def from_toml(cls, path: str | Path | None = None, device_id: str | None = None):
@@ -85,12 +92,23 @@ class AlertEngine:
 
     # ---------------------------------------------------------------- shared state
     def heart_rate(self) -> float | None:
-        """60 / mean of the last ``hr_beats`` RR intervals (bpm), None before 2 beats."""
-        if len(self.beats) < 2:
-            return None
-        n = min(len(self.beats), self.hr_beats + 1)
-        span = self.beats[-1].time_s - self.beats[-n].time_s  # sum of the last n-1 RRs
-        return 60.0 * (n - 1) / span if span > 0 else None
+        """The displayed heart rate (bpm) from :class:`~edge_runtime.hr_meter.HeartRateMeter`
+        (its docstring states the averaging, as EC13 asks); None before 2 beats."""
+        return self.hr_meter.rate()
+
+    def vf_recent(self, hold_s: float) -> bool:
+        """A VF-like analysis window ended within the last ``hold_s`` s, or VF is alarmed."""
+        if "vf" in self.active:
+            return True
+        return self.vf_seen_s is not None and self.now - self.vf_seen_s <= hold_s
+
+    def signal_unusable(self) -> bool:
+        """The evidence cannot support an arrhythmia alarm now (noise, lead-off, ...).
+
+        Hook for signal-quality gating: today the ``noise`` and ``lead_off`` technical alarms;
+        a multi-lead quality index can answer here instead without touching the rules.
+        """
+        return "noise" in self.active or "lead_off" in self.active
 
     def technical_active(self) -> bool:
         """A technical condition says the signal shows nothing about the heart now."""
@@ -175,6 +193,12 @@ class AlertEngine:
             elif isinstance(ev, Tick):
                 self.now = max(self.now, ev.time_s)
                 self._on_tick()
+            elif isinstance(ev, RhythmEvent):
+                self.now = max(self.now, ev.end_s)
+                if ev.vf:
+                    self.vf_seen_s = ev.end_s
+                for hook in self._rhythm_hooks:
+                    hook(self, ev)
             elif isinstance(ev, WindowEvent):
                 self.now = max(self.now, ev.end_s)
                 for hook in self._window_hooks:
@@ -206,9 +230,11 @@ class AlertEngine:
         if prev is not None and any(g0 < b.time_s and g1 > prev.time_s for g0, g1 in self.gaps):
             prev = None  # an RR across a data gap is unknown, not a pause
             self.beats.clear()
+            self.hr_meter.clear()
         while self.gaps and self.gaps[0][1] < b.time_s - 60.0:
             self.gaps.popleft()
         self.beats.append(b)
+        self.hr_meter.add(b.time_s)
         self.last_beat = b
         self.asystole_ref = max(self.asystole_ref, b.time_s)
         for hook in self._beat_hooks:

@@ -2,7 +2,8 @@
 
 Inputs come from the pipeline stages before the engine: :class:`BeatEvent` (one per detected
 beat), :class:`BeatLabel` (the beat model's class, known a beat later), :class:`WindowEvent`
-(window-model probabilities), :class:`TechnicalEvent` (lead-off, data gap, disconnect, noise,
+(window-model probabilities), :class:`RhythmEvent` (beat-independent VF analysis),
+:class:`TechnicalEvent` (lead-off, data gap, disconnect, noise,
 signal loss) and :class:`Tick` (signal time has advanced). Outputs are :class:`Alert` episodes
 whose life is reported as :class:`AlertUpdate` records (``onset``, ``escalate``, ``end``).
 All times are seconds of signal time (sample index / fs), never the wall clock.
@@ -53,6 +54,20 @@ class WindowEvent:
     probs: dict[str, float]
     card_id: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RhythmEvent:
+    """A beat-independent analysis of the ECG waveform over ``[start_s, end_s)``.
+
+    ``vf`` is True when the window looks like ventricular fibrillation/flutter
+    (:mod:`edge_runtime.vf_features`); ``features`` are the numbers behind it (evidence).
+    """
+
+    start_s: float
+    end_s: float
+    vf: bool
+    features: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -119,9 +119,6 @@ def aggregate(results: list[RecordResult]) -> dict:
         d["E+P"] = _pct(d["TPp"], d["TPp"] + d["FP"])
         d["DSe"] = _pct(d["overlap_ref_s"], d["ref_s"])
         d["D+P"] = _pct(d["overlap_test_s"], d["test_s"])
-    if "VF" in ec57:  # crisis alarms are not a VF detector: their +P says nothing about VF
-        ec57["VF"].update({"E+P": None, "D+P": None, "note": "test = any crisis alarm; "
-                           "no VF alarm type exists, so +P is not defined"})
     lethal = [x for r in results for x in r.lethal]
     hit = [x for x in lethal if x["crisis_delay_s"] is not None and x["crisis_delay_s"] <= 10]
     order = {t: i for i, t in enumerate(ALARM_REFERENCE)}
@@ -162,10 +159,6 @@ def format_table(name: str, agg: dict) -> str:
         if d["TPs"] + d["FN"] + d["TPp"] + d["FP"] == 0:
             continue
         se = f"EC57 {kind}: ESe {_f(d['ESe'])} ({d['TPs']}/{d['TPs'] + d['FN']})  "
-        if kind == "VF":
-            lines.append(se + f"DSe {_f(d['DSe'])}  [test = any crisis alarm; no VF alarm "
-                         "type, +P not defined]")
-            continue
         lines.append(se + f"E+P {_f(d['E+P'])} ({d['TPp']}/{d['TPp'] + d['FP']})  "
                      f"DSe {_f(d['DSe'])}  D+P {_f(d['D+P'])}")
     le = agg["lethal"]

@@ -125,9 +125,9 @@ def _ec57(alarms: list[Alarm], eps: list[Episode], end_s: float) -> dict[str, di
         return [(e.start_s, e.end_s) for e in eps if e.kind == kind]
 
     af = [(a.start_s, a.end_s) for a in alarms if a.type == "af" and a.action == "onset"]
-    crisis = [(a.start_s, a.end_s) for a in alarms if a.severity == "crisis"]
+    vf = [(a.start_s, a.end_s) for a in alarms if a.type == "vf" and a.action == "onset"]
     return {"AF": ec57_episodes(spans("AFIB"), af, end_s, exclude=spans("AFL")),
-            "VF": ec57_episodes(spans("VF"), crisis, end_s)}
+            "VF": ec57_episodes(spans("VF"), vf, end_s)}
 
 
 def evaluate_record(path: str | Path, models: Models, duration_s: float | None = None,

@@ -2,7 +2,7 @@
 
 The registry's order is the evaluation order: for one input event the engine calls the rules'
 hooks in this order, so updates raised by the same event always come out in the same order
-(asystole before pause before the rate rules, VT before SVT, ...). A new rule is a
+(asystole and VF before pause before the rate rules, VT before SVT, ...). A new rule is a
 :class:`~edge_runtime.alerts.rules.base.Rule` subclass, an entry here and a table with its
 defaults in ``edge_runtime/config/alerts.toml``.
 """
@@ -25,11 +25,12 @@ from edge_runtime.alerts.rules.ectopy import (
 from edge_runtime.alerts.rules.finding import Finding
 from edge_runtime.alerts.rules.rate import Bradycardia, Tachycardia
 from edge_runtime.alerts.rules.technical import DataGap, Disconnect, LeadOff, Noise, SignalLoss
+from edge_runtime.alerts.rules.vf import VentricularFibrillation
 
 __all__ = ["RULES", "Rule", "RuleContext", "build_rules"]
 
 RULES: dict[str, type[Rule]] = {cls.name: cls for cls in (
-    Asystole, Pause, Bradycardia, Tachycardia,
+    Asystole, VentricularFibrillation, Pause, Bradycardia, Tachycardia,
     VentricularTachycardia, SupraventricularTachycardia, Bigeminy, Trigeminy, PvcRate,
     AtrialFibrillation, Finding,
     LeadOff, Noise, SignalLoss, Disconnect, DataGap,

@@ -15,6 +15,7 @@ Hooks (all optional; the engine calls only those a rule overrides):
 * ``on_label(ctx, beat)``: the beat model's class for a beat (in beat order, label may be None).
 * ``on_tick(ctx)``: signal time advanced to ``ctx.now`` (rules that fire on *absence*).
 * ``on_window(ctx, window)``: a window-model output.
+* ``on_rhythm(ctx, analysis)``: a beat-independent VF analysis window (:class:`RhythmEvent`).
 * ``on_technical(ctx, event)``: a technical event whose ``kind`` is this rule's name.
 """
 
@@ -24,10 +25,10 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
-from edge_runtime.alerts.events import Alert, BeatEvent, TechnicalEvent, WindowEvent
+from edge_runtime.alerts.events import Alert, BeatEvent, RhythmEvent, TechnicalEvent, WindowEvent
 from edge_runtime.alerts.params import Param, flag, severity
 
-HOOKS = ("on_beat", "on_label", "on_tick", "on_window", "on_technical")
+HOOKS = ("on_beat", "on_label", "on_tick", "on_window", "on_rhythm", "on_technical")
 
 
 class RuleContext(Protocol):
@@ -41,6 +42,8 @@ class RuleContext(Protocol):
     asystole_ref: float             # no-beat clock: last beat, gap end or technical end
 
     def heart_rate(self) -> float | None: ...
+    def vf_recent(self, hold_s: float) -> bool: ...
+    def signal_unusable(self) -> bool: ...
     def technical_active(self) -> bool: ...
     def restart_asystole_clock(self, t: float) -> None: ...
     def note_gap(self, start_s: float, end_s: float) -> None: ...
@@ -93,6 +96,9 @@ class Rule:
         pass
 
     def on_window(self, ctx: RuleContext, window: WindowEvent) -> None:
+        pass
+
+    def on_rhythm(self, ctx: RuleContext, analysis: RhythmEvent) -> None:
         pass
 
     def on_technical(self, ctx: RuleContext, event: TechnicalEvent) -> None:

@@ -10,13 +10,26 @@ from collections.abc import Mapping
 from typing import Any
 
 from edge_runtime.alerts.events import BeatEvent
-from edge_runtime.alerts.params import integer, number, seconds, severity
+from edge_runtime.alerts.params import flag, integer, number, seconds, severity
 from edge_runtime.alerts.rules.base import Rule, RuleContext, order_check
 
 
 class RunRule(Rule):
     """``min_run`` consecutive beats of class ``cls`` faster than ``min_rate`` -> onset; the
     alert ends ``clear_s`` after the last run ended. Evidence keeps the longest run.
+
+    No onset (the run is *held*, it may still alarm when the condition clears) while:
+
+    * VF is alarmed or a VF-like analysis window ended within ``vf_hold_s``: inside VF and
+      flutter the "beats" are fibrillation waves and their classes mean nothing (207: SVT
+      warnings inside ventricular flutter); the VF crisis is the alarm there;
+    * ``hold_in_noise`` and the evidence is unusable (:meth:`AlertEngine.signal_unusable`:
+      the noise / lead-off technical alarms today; the hook for signal-quality gating);
+    * ``hold_in_af`` and the AF alarm is active: a fast run in atrial fibrillation/flutter is
+      AF with a fast ventricular response (the tachycardia alarm's business), not SVT;
+    * the run's RR intervals are irregular, ``mean |dRR| / mean RR > max_irregularity``
+      (a run of S beats in atrial fibrillation, of aberrant beats in AF, is not a
+      tachycardia episode of its own; re-entrant SVT and monomorphic VT are regular).
     """
 
     cls = "V"
@@ -24,12 +37,21 @@ class RunRule(Rule):
         "min_run": integer(2, doc="consecutive beats of the class"),
         "min_rate": number(above=0, doc="... at a rate above this (bpm)"),
         "clear_s": seconds(doc="run ended this long ago -> alert ends"),
+        "vf_hold_s": seconds(doc="no onset within this long of a VF-like analysis window"),
+        "hold_in_noise": flag(doc="no onset while the signal is unusable (noise, lead-off)"),
+        "hold_in_af": flag(doc="no onset while the AF alarm is active"),
+        "max_irregularity": number(above=0, doc="no onset when the run's mean |dRR| / mean "
+                                   "RR is above this"),
     }
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         self.min_run, self.min_rate = self.config["min_run"], self.config["min_rate"]
         self.clear_s = self.config["clear_s"]
+        self.vf_hold_s, self.hold_in_noise = self.config["vf_hold_s"], self.config["hold_in_noise"]
+        self.max_irregularity = self.config["max_irregularity"]
+        self.hold_in_af = self.config["hold_in_af"]
+        self.held = {"vf": 0, "noise": 0, "af": 0, "irregular": 0}  # onsets held back, by why
         self._run: list[BeatEvent] = []
         self._run_end: float | None = None  # when the last alerting run ended (None: ongoing)
 
@@ -54,11 +76,31 @@ class RunRule(Rule):
             a.evidence["longest_run"] = max(a.evidence.get("longest_run", 0), len(run))
             a.evidence["last_beats"] = [x.index for x in run[-10:]]
         else:
+            why = self._hold(ctx, run)
+            if why is not None:
+                self.held[why] += 1
+                return
             a = ctx.onset(self.name, run[0].time_s, {
                 "beats": [x.index for x in run], "run_length": len(run), "rate_bpm": rate})
             if a is not None:
                 a.evidence["longest_run"] = len(run)
         self._run_end = None
+
+    def _hold(self, ctx: RuleContext, run: list[BeatEvent]) -> str | None:
+        """Why a run must not raise an alarm now (None: it may)."""
+        if ctx.vf_recent(self.vf_hold_s):
+            return "vf"
+        if self.hold_in_noise and ctx.signal_unusable():
+            return "noise"
+        if self.hold_in_af and "af" in ctx.active:
+            return "af"
+        t = [b.time_s for b in run]
+        rr = [b - a for a, b in zip(t, t[1:], strict=False)]
+        if len(rr) >= 2:
+            drr = sum(abs(b - a) for a, b in zip(rr, rr[1:], strict=False)) / (len(rr) - 1)
+            if drr > self.max_irregularity * (sum(rr) / len(rr)):
+                return "irregular"
+        return None
 
     def on_tick(self, ctx: RuleContext) -> None:
         end = self._run_end
