@@ -14,17 +14,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from edge_runtime.alerts.params import Param, integer, text
+from edge_runtime.alerts.params import Param, integer, number, text
 from edge_runtime.alerts.rules import RULES
 from edge_runtime.errors import EcgEdgeError
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "alerts.toml"
 
 #: ``[engine]`` keys: optional, these defaults apply when a config dict leaves them out
-ENGINE_DEFAULTS: dict[str, Any] = {"hr_beats": 8, "device_id": "ecgedge-0"}
+ENGINE_DEFAULTS: dict[str, Any] = {"hr_beats": 8, "device_id": "ecgedge-0",
+                                   "quality_hold_s": 5.0}
 ENGINE_PARAMS: dict[str, Param] = {
     "hr_beats": integer(1, 1000, doc="heart rate = 60 / mean of the last N RR intervals"),
     "device_id": text(doc="device id written into every alert"),
+    "quality_hold_s": number(0.0, doc="arrhythmia alarms held this long after the detection "
+                                     "lead was last unusable"),
 }
 
 

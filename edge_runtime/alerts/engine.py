@@ -16,7 +16,11 @@ Per input event the engine calls the rules' hooks in registry order:
 * :class:`Tick`: ``on_tick`` (rules that fire on absence, timeouts, held conditions).
 * :class:`WindowEvent`: ``on_window``.
 * :class:`TechnicalEvent`: ``on_technical`` of the rule named by its ``kind``, then
-  ``on_tick`` for the held conditions (lead-off, noise).
+  ``on_tick`` for the held conditions (lead-off, noisy signal).
+* :class:`LeadBeat`, :class:`QualityEvent`: kept as multi-lead evidence
+  (:mod:`.evidence`): absence rules ask it whether another usable lead saw beats, and while
+  the detection lead is unusable every arrhythmia onset is held back (counted in the active
+  ``noisy_signal`` / ``lead_off`` alarm's evidence as ``held``).
 """
 
 from __future__ import annotations
@@ -35,11 +39,17 @@ from edge_runtime.alerts.events import (
     AlertUpdate,
     BeatEvent,
     BeatLabel,
+    LeadBeat,
+    QualityEvent,
     TechnicalEvent,
     Tick,
     WindowEvent,
 )
+from edge_runtime.alerts.evidence import Evidence
 from edge_runtime.alerts.rules import Rule, build_rules
+
+#: alerts never held back by bad signal quality (absence rules weigh the evidence themselves)
+_NOT_HELD = frozenset(TECHNICAL_KINDS) | {"asystole", "pause"}
 
 
 class AlertEngine:
@@ -78,6 +88,7 @@ class AlertEngine:
         self.last_beat: BeatEvent | None = None
         self.gaps: deque[tuple[float, float]] = deque()  # recent data gaps (start, end) s
         self.asystole_ref = 0.0  # no-beat clock: last beat, or end of a gap/technical alarm
+        self.evidence = Evidence(float(eng["quality_hold_s"]))
 
     @classmethod
     def from_toml(cls, path: str | Path | None = None, device_id: str | None = None):
@@ -128,10 +139,21 @@ class AlertEngine:
         """Raise alert ``kind`` (None if one is already active); severity from its rule."""
         if kind in self.active:
             return None
+        if kind.split(":")[0] not in _NOT_HELD and self.evidence.arrhythmia_held(self.now):
+            self._hold(kind)
+            return None
         alert = self._new_alert(kind, float(start_s), evidence, severity)
         self.active[kind] = alert
         self._out.append(AlertUpdate("onset", self.now, alert))
         return alert
+
+    def _hold(self, kind: str) -> None:
+        """The detection lead is unusable: count the held onset where the staff can see it."""
+        self.evidence.hold(kind)
+        for tech in ("noisy_signal", "lead_off"):
+            if tech in self.active:
+                held = self.active[tech].evidence.setdefault("held", {})
+                held[kind] = held.get(kind, 0) + 1
 
     def escalate(self, kind: str, severity: str, evidence: dict) -> None:
         """Raise an active alert's severity in place (never lowers it)."""
@@ -182,6 +204,11 @@ class AlertEngine:
             elif isinstance(ev, TechnicalEvent):
                 self.now = max(self.now, ev.time_s)
                 self._on_technical(ev)
+            elif isinstance(ev, LeadBeat):
+                self.evidence.on_beat(ev)
+            elif isinstance(ev, QualityEvent):
+                self.now = max(self.now, ev.end_s)
+                self.evidence.on_quality(ev)
             else:
                 raise TypeError(f"AlertEngine cannot handle {type(ev).__name__}")
         return self._take()
