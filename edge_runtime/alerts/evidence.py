@@ -27,6 +27,7 @@ class Evidence:
 
     def __init__(self, settle_s: float = 5.0, keep_s: float = 60.0) -> None:
         self.settle_s = float(settle_s)  # arrhythmia alarms held this long after bad quality
+        self.match_s = 0.15  # beats on two leads this close are one QRS complex
         self.keep_s = float(keep_s)
         self.detector: int | None = None
         self.beats: dict[int, deque[float]] = {}
@@ -83,17 +84,19 @@ class Evidence:
         return True
 
     def other_beats(self, t0: float, t1: float) -> list[float]:
-        """Beats strictly inside ``(t0, t1)`` of the other leads, each from a window in which
-        its lead was usable; sorted."""
+        """Beats of the other leads inside ``(t0, t1)``, each from a window in which its lead
+        was usable, sorted; beats within ``match_s`` of ``t0`` or ``t1`` are the same QRS
+        complexes seen on another lead (EC57's 150 ms match window), not new ones."""
+        lo, hi = t0 + self.match_s, t1 - self.match_s
         out: list[float] = []
         for j, q in self.beats.items():
             if j != self.detector:
-                out.extend(t for t in q if t0 < t < t1 and self.usable_at(j, t))
+                out.extend(t for t in q if lo < t < hi and self.usable_at(j, t))
         return sorted(out)
 
     def last_other_beat(self, since: float, now: float) -> float | None:
-        """Latest beat after ``since`` on another lead usable over ``[since, now]``."""
-        beats = self.other_beats(since, now + 1e-9)
+        """Latest beat of another (usable) lead after the QRS at ``since``, up to ``now``."""
+        beats = self.other_beats(since, now + self.match_s)
         return beats[-1] if beats else None
 
     def other_rate(self, t0: float, t1: float) -> float | None:
