@@ -222,3 +222,18 @@ def test_onsets_of_one_technical_type_are_at_least_10_s_apart(kind):
         ups += eng.push([*evs, Tick(float(t) + 0.01)])
     onsets = [u.time_s for u in ups if u.action == "onset" and u.alert.type == kind]
     assert onsets and np.all(np.diff(onsets) >= 10.0)
+
+
+@pytest.mark.parametrize("kind", ["lead_off", "noisy_signal"])
+def test_a_flapping_held_condition_raises_at_most_one_onset_per_10_s(kind):
+    eng = AlertEngine()
+    rng = np.random.default_rng(9)
+    t, state, ups = 0.0, False, []
+    while t < 600.0:
+        state = not state
+        ups += eng.push([TechnicalEvent(kind, state, t, {})])
+        end = t + float(rng.uniform(0.3, 15.0))
+        ups += eng.push([Tick(float(x)) for x in np.arange(t + 0.1, end, 0.1)])
+        t = end
+    onsets = [u.time_s for u in ups if u.action == "onset" and u.alert.type == kind]
+    assert len(onsets) >= 3 and np.all(np.diff(onsets) >= 10.0)

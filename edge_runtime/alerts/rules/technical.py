@@ -38,8 +38,10 @@ class HeldCondition(Rule):
         self.detail: dict = {}
 
     def on_technical(self, ctx: RuleContext, event: TechnicalEvent) -> None:
-        self.state = event.active
+        was, self.state = self.state, event.active
         self.detail = dict(event.detail)
+        if was and not self.state and self.holds_technical:
+            ctx.restart_asystole_clock(event.time_s)  # judged again from now, not the alarm end
 
     def on_tick(self, ctx: RuleContext) -> None:
         hyst = self.hyst
@@ -58,8 +60,9 @@ class LeadOff(HeldCondition):
     holds_technical = True
 
     def suppresses_asystole(self, ctx: RuleContext) -> bool:
-        # from the first report on, not only once the alarm is raised
-        return self.state or self.name in ctx.active
+        # from the first report on, not only once the alarm is raised; and only while the
+        # lead is off, not while the alarm waits out its offset time
+        return self.state
 
 
 class NoisySignal(HeldCondition):
