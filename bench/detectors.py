@@ -1,6 +1,6 @@
 """R-peak detectors side by side on MIT-BIH (EC57) and under NSTDB noise.
 
-One run, same records, same harness (train.ec57): this project's streaming detector (1 s and
+One run, same records, same harness (edge_runtime.ec57): this project's streaming detector (1 s and
 0.1 s blocks, MLII; and both leads fused) against wfdb ``XQRS`` (offline), NeuroKit2
 ``ecg_peaks`` (default ``neurokit`` method, ``pantompkins1985`` and ``hamilton2002``, each
 after the matching ``ecg_clean``) and ``sleepecg.detect_heartbeats``. Reports gross/average
@@ -42,9 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 from edge_runtime.datadir import resolve_data_dir  # noqa: E402
 from edge_runtime.detect import StreamingDetector  # noqa: E402
+from edge_runtime.ec57 import gross_average, record_stats  # noqa: E402
+from edge_runtime.provenance import provenance  # noqa: E402
 from firmware_sim.noise import mix_nst_noise  # noqa: E402
 from train.data.mitdb import ALL_RECORDS, DS1, DS2, PACED  # noqa: E402
-from train.ec57 import gross_average, record_stats  # noqa: E402
 from train.eval_detector import load_eval_record  # noqa: E402
 
 Detector = Callable[[np.ndarray, float], np.ndarray]
@@ -345,6 +346,7 @@ def main() -> int:
     det = StreamingDetector(360.0)
     doc = {
         "command": "python bench/detectors.py " + " ".join(sys.argv[1:]),
+        **provenance(),
         "records": records,
         "wall_s": time.time() - t0,
         "notes": "EC57 beat-by-beat, reference = MIT-BIH beat labels, VF/flutter episodes of "

@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edge_runtime.inference import load_model, read_card  # noqa: E402
+from edge_runtime.provenance import provenance  # noqa: E402
 
 MODELS = REPO / "models"
 RESULTS = REPO / "docs" / "results"
@@ -369,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/inference.py " + " ".join(shlex.quote(a) for a in (argv or
                    sys.argv[1:])),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance(),
         "machine": {"platform": platform.platform(), "cpu": _cpu(),
                     "cpu_count": os.cpu_count(), "load_avg_at_start": os.getloadavg()},
         "versions": _versions(),

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge_runtime import protocol as p  # noqa: E402
+from edge_runtime.provenance import provenance  # noqa: E402
 from edge_runtime.records import read_record, shipped_record_path  # noqa: E402
 from firmware_sim.fuzz import DESTRUCTIVE, MUTATIONS, check_decoder_output, fuzz_stream  # noqa: E402
 
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "command": "python bench/protocol.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
+        **provenance(),
         "machine": {
             "python": platform.python_version(),
             "cpu": platform.processor() or platform.machine(),

@@ -26,9 +26,15 @@ COMMANDS: dict[str, Command] = {
     "predict": ("edge_runtime.predict:main", "window-model probabilities per 10 s window", 6),
     "train": ("train.cli:main", "train a model (beats, window)", 5),
     "export": ("export.cli:main", "export checkpoints to ONNX/TFLite, inspect model cards", 7),
-    "eval": ("train.eval_cli:main", "evaluate (detector, beats, window)", 4),
-    "bench": ("edge_runtime.bench_cli:main", "run a benchmark script from bench/", 4),
+    "eval": ("train.eval_cli:main", "evaluate (detector, beats, window, alarms)", 4),
+    "bench": ("edge_runtime.bench_cli:main", "run a benchmark (pipeline: in the package)", 4),
     "report": ("edge_runtime.report:main", "summarise a run journal", 9),
+}
+
+# Subcommands of a group that live in edge_runtime (no torch) while the group itself is
+# dispatched to train/: (prog, command, subcommand) -> target
+_SUBCOMMANDS: dict[tuple[str, str, str | None], str] = {
+    ("ecgedge", "eval", "alarms"): "train.alarms.cli:main",
 }
 
 # Optional dependencies and the extra that installs them, for a helpful message.
@@ -64,6 +70,9 @@ def dispatch(prog: str, description: str, table: dict[str, Command], argv: Seque
         print("\n".join(lines))
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
+    target = _SUBCOMMANDS.get((prog, name, rest[0] if rest else None))
+    if target is not None:  # e.g. 'eval alarms': runtime code, dispatched before train/
+        return int(_load(target)(rest[1:]) or 0)
     if name not in table:
         choices = ", ".join(table)
         print(f"{prog}: error: unknown command '{name}' (choose from {choices})", file=sys.stderr)

@@ -43,12 +43,14 @@ CARD_SCHEMA = "ecgedge.model_card/1"
 TASKS = ("beat", "hyp", "findings6")
 _OUTPUTS = ("softmax", "sigmoid")
 _REQUIRED = ("schema", "task", "arch", "classes", "output", "inputs", "fs", "leads", "window")
-_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def default_model_path(task: str, precision: str = "int8", fmt: str = "onnx") -> Path:
-    """Path of a shipped artifact by the naming contract ``models/<task>.<prec>.<fmt>``."""
-    return _MODELS_DIR / f"{task}.{precision}.{fmt}"
+    """Path of a shipped artifact by the naming contract ``models/<task>.<prec>.<fmt>``
+    (checkout or installed wheel alike: :mod:`edge_runtime.resources`)."""
+    from edge_runtime.resources import model_path
+
+    return model_path(task, precision, fmt)
 
 
 # --------------------------------------------------------------------------- card checks

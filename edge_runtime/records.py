@@ -15,8 +15,6 @@ import wfdb
 
 from edge_runtime.errors import EcgEdgeError
 
-_DATA_DIR = Path(__file__).resolve().parent / "data"
-
 #: MIT-BIH beat-label annotation symbols (EC57 reference beats). Rhythm (+), noise (~),
 #: comments (") and other non-beat annotations are excluded.
 BEAT_SYMBOLS: frozenset[str] = frozenset("NLRBAaJSVrFejnE/fQ?")
@@ -58,7 +56,9 @@ class Recording:
 
 def shipped_record_path(name: str = "100") -> Path:
     """Path (without extension) of a record shipped inside the package."""
-    return _DATA_DIR / name
+    from edge_runtime.resources import data_path
+
+    return data_path(name)
 
 
 def resolve_record_path(path: str | Path) -> Path:
@@ -74,14 +74,43 @@ def resolve_record_path(path: str | Path) -> Path:
     return p
 
 
+def find_record(name: str | Path, data_dir: str | Path | None = None) -> Path:
+    """Where a record named on the command line is: ``100`` -> the given path, the shipped
+    record, then ``<data>/mitdb/100``; ``ptb-xl/...`` -> under the data dir; else a path.
+
+    One resolver for ``ecgedge run --record``, ``ecgedge sim --record`` and the simulator's
+    noise records, so every command finds the same file for the same name.
+    """
+    from edge_runtime.datadir import find_data_dir
+
+    p = Path(name)
+    stem = p.with_suffix("") if p.suffix in (".hea", ".dat") else p
+    candidates = [stem]
+    if stem.parent == Path("."):
+        candidates.append(shipped_record_path(stem.name))
+    root = find_data_dir(data_dir)
+    if root is not None and not stem.is_absolute():
+        candidates += [root / "mitdb" / stem, root / stem]
+    for c in candidates:
+        if c.with_suffix(".hea").is_file():
+            return resolve_record_path(c)
+    where = f" or under {root}" if root else " (no data dir found)"
+    raise EcgEdgeError(f"record not found: {name} (no such WFDB record here{where})")
+
+
 def read_record(
     path: str | Path,
     leads: list[str] | None = None,
     channels: list[int] | None = None,
     sampfrom: int = 0,
     sampto: int | None = None,
+    fs: float | None = None,
 ) -> Recording:
-    """Read a WFDB record (optionally some leads, by name or index, and a sample span)."""
+    """Read a WFDB record (optionally some leads, by name or index, and a sample span).
+
+    ``fs`` resamples the signal to that rate (the runtime's polyphase resampler), for callers
+    that need a record at a device's rate (the simulator's noise records).
+    """
     p = resolve_record_path(path)
     try:
         header = wfdb.rdheader(str(p))
@@ -111,9 +140,14 @@ def read_record(
     # wfdb marks invalid samples as NaN; a stream cannot carry NaN, so hold the last value.
     if np.isnan(sig).any():
         sig = _fill_nan(sig)
+    rate = float(rec.fs)
+    if fs is not None and fs != rate:
+        from edge_runtime.dsp import resample_signal
+
+        sig, rate = resample_signal(sig, rate, fs), float(fs)
     return Recording(
         name=p.name,
-        fs=float(rec.fs),
+        fs=rate,
         signal=sig,
         leads=list(rec.sig_name),
         units=list(rec.units or []),

@@ -1,13 +1,13 @@
-"""Run summary: ``ecgedge report JOURNAL`` and the EC57-style agreement of a run.
+"""Run summary: ``ecgedge report JOURNAL`` and the EC57 agreement of a run.
 
 From a journal written by ``ecgedge run`` (or the demo) it reports beats per class, the HR
 trend, every alert episode (onset, escalation, end), data gaps and lost samples. When the
 run's input was an annotated WFDB record (``--record``, or the journal's session source), it
-also reports beat-by-beat agreement with the reference the way ANSI/AAMI EC57 does: a
-detected beat matches a reference beat within 150 ms; QRS sensitivity (Se) and positive
-predictivity (+P); and, for the AAMI classes, Se/+P of ventricular (VEB, class V) and
-supraventricular (SVEB, class S) ectopic beats among the matched beats plus a confusion
-matrix. (EC57 proper also excludes the first 5 min for some statistics; ``--skip-s``.)
+also scores the beats against the reference as ANSI/AAMI EC57 does, through
+:mod:`edge_runtime.ec57` (the same code as ``ecgedge eval``): one-to-one matching within
+150 ms, QRS sensitivity (Se) and positive predictivity (+P), and VEB (class V) and SVEB
+(class S) Se/+P in which missed beats and extra detections count. EC57 starts counting 5 min
+into a MIT-BIH record (``--skip-s 300``); the default here is 0 s, so short runs get a score.
 """
 
 from __future__ import annotations
@@ -19,80 +19,63 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import wfdb
 
 from edge_runtime.cli import make_parser
+from edge_runtime.ec57 import (
+    LABELS,
+    class_indices,
+    class_pairs,
+    confusion,
+    ec57_metrics,
+    excluded_intervals,
+)
 from edge_runtime.errors import EcgEdgeError
-from edge_runtime.records import AAMI_CLASSES, AAMI_MAP, read_beat_annotations
+from edge_runtime.records import AAMI_MAP, read_beat_annotations, resolve_record_path
 from edge_runtime.sinks.journal import read_journal
 
-__all__ = ["match_beats", "ec57_agreement", "summarise_journal", "main"]
+__all__ = ["ec57_agreement", "summarise_journal", "main"]
 
 
-def match_beats(ref: np.ndarray, det: np.ndarray, tol: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matching of two sorted sample arrays within ``tol`` samples.
-
-    Returns ``(ref_idx, det_idx)`` of matched pairs. Each reference beat takes the closest
-    unmatched detection inside the window (scan in time order, as EC57's ``bxb`` does).
-    """
-    ref = np.asarray(ref, dtype=np.int64)
-    det = np.asarray(det, dtype=np.int64)
-    ri, di = [], []
-    j = 0
-    for i, r in enumerate(ref):
-        while j < len(det) and det[j] < r - tol:
-            j += 1
-        best, bestd = -1, tol + 1
-        k = j
-        while k < len(det) and det[k] <= r + tol:
-            d = abs(int(det[k]) - int(r))
-            if d < bestd:
-                best, bestd = k, d
-            k += 1
-        if best >= 0:
-            # the detection might be closer to the next reference beat: let that one have it
-            if i + 1 < len(ref) and abs(int(ref[i + 1]) - int(det[best])) < bestd:
-                continue
-            ri.append(i)
-            di.append(best)
-            j = best + 1
-    return np.asarray(ri, np.int64), np.asarray(di, np.int64)
-
-
-def _se_p(tp: int, fn: int, fp: int) -> dict:
-    return {"tp": tp, "fn": fn, "fp": fp,
-            "se": round(tp / (tp + fn), 4) if tp + fn else None,
-            "ppv": round(tp / (tp + fp), 4) if tp + fp else None}
+def _rounded(stats: dict) -> dict:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}
 
 
 def ec57_agreement(ref_samples: np.ndarray, ref_symbols: Sequence[str], det_samples: np.ndarray,
                    det_labels: Sequence[str | None], fs: float, skip_s: float = 0.0,
-                   tol_s: float = 0.15) -> dict:
-    """QRS Se/+P and (when labels exist) VEB/SVEB Se/+P and the AAMI confusion matrix."""
-    ref_samples = np.asarray(ref_samples, np.int64)
-    det_samples = np.asarray(det_samples, np.int64)
-    skip = int(round(skip_s * fs))
-    rk = ref_samples >= skip
-    dk = det_samples >= skip
-    ref_s = ref_samples[rk]
-    ref_c = [AAMI_MAP.get(s, "Q") for s, k in zip(ref_symbols, rk, strict=True) if k]
-    det_s = det_samples[dk]
-    det_c = [lab for lab, k in zip(det_labels, dk, strict=True) if k]
-    ri, di = match_beats(ref_s, det_s, int(round(tol_s * fs)))
-    out = {"tolerance_s": tol_s, "skip_s": skip_s, "reference_beats": int(len(ref_s)),
-           "detected_beats": int(len(det_s)),
-           "qrs": _se_p(len(ri), len(ref_s) - len(ri), len(det_s) - len(di))}
-    if any(c is not None for c in det_c):
-        conf = {a: dict.fromkeys(AAMI_CLASSES, 0) for a in AAMI_CLASSES}
-        for i, j in zip(ri, di, strict=True):
-            p = det_c[j] if det_c[j] in AAMI_CLASSES else "Q"
-            conf[ref_c[i]][p] += 1
-        out["confusion_ref_rows"] = conf
-        for name, cls in (("veb", "V"), ("sveb", "S")):
-            tp = conf[cls][cls]
-            fn = sum(conf[cls].values()) - tp
-            fp = sum(conf[r][cls] for r in AAMI_CLASSES if r != cls)
-            out[name] = _se_p(tp, fn, fp)
+                   tol_s: float = 0.15, exclude: list[tuple[int, int]] | None = None) -> dict:
+    """EC57 QRS Se/+P and (when labels exist) VEB/SVEB Se/+P/FPR and the confusion matrix.
+
+    One call of :mod:`edge_runtime.ec57`: missed reference beats and extra detections count
+    (column/row ``O`` of the confusion matrix), F or Q beats called V are not VEB false
+    positives, Q beats called S are not SVEB false positives. Counting starts at ``skip_s``
+    (by reference time for matches and misses, by detection time for extra detections);
+    ``exclude`` are sample spans (VF episodes) left out altogether. Unlabelled detections
+    count as Q.
+    """
+    ref_cls = class_indices(AAMI_MAP.get(s, "Q") for s in ref_symbols)
+    det_cls = class_indices(det_labels)
+    ref, alg = class_pairs(ref_samples, ref_cls, det_samples, det_cls, fs, tol_s, skip_s,
+                           exclude)
+    cm = confusion(ref, alg)
+    m = ec57_metrics(cm)
+    out = {"tolerance_s": tol_s, "skip_s": skip_s, "reference_beats": m["n_ref"],
+           "detected_beats": int(cm[:, :5].sum()), "qrs": _rounded(m["qrs"])}
+    if any(lab is not None for lab in det_labels):
+        out["confusion_ref_rows"] = {a: {b: int(cm[i, j]) for j, b in enumerate(LABELS)}
+                                     for i, a in enumerate(LABELS)}
+        out["veb"] = _rounded(m["veb"])
+        out["sveb"] = _rounded(m["sveb"])
     return out
+
+
+def _vf_spans(record: str | Path, extension: str) -> list[tuple[int, int]]:
+    """VF/flutter episodes of the reference (EC57 leaves them out); none if unreadable."""
+    try:
+        ann = wfdb.rdann(str(record), extension)
+    except Exception:  # read_beat_annotations already reported a missing/bad file
+        return []
+    return excluded_intervals(ann.symbol, ann.sample)
 
 
 def _episodes(records: list[dict]) -> list[dict]:
@@ -168,7 +151,8 @@ def _print(summary: dict, out=sys.stdout) -> None:
     ec = summary.get("ec57")
     if ec:
         q = ec["qrs"]
-        w(f"EC57 vs reference ({ec['reference_beats']} beats): QRS Se {q['se']} +P {q['ppv']}")
+        w(f"EC57 vs reference ({ec['reference_beats']} beats): QRS Se {q['se']} +P {q['ppv']}"
+          f" (missed {q['fn']}, extra {q['fp']})")
         for k in ("veb", "sveb"):
             if k in ec:
                 w(f"  {k.upper()} Se {ec[k]['se']} +P {ec[k]['ppv']}")
@@ -180,7 +164,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("journal", help="journal file (JSON lines)")
     p.add_argument("--record", help="annotated WFDB record to compare beats with (EC57)")
     p.add_argument("--annotator", default="atr", help="reference annotation extension")
-    p.add_argument("--skip-s", type=float, default=0.0, help="ignore the first seconds")
+    p.add_argument("--skip-s", type=float, default=0.0,
+                   help="start counting after this many seconds (EC57 on MIT-BIH: 300)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = p.parse_args(argv)
     records, bad = read_journal(args.journal)
@@ -201,7 +186,8 @@ def main(argv: list[str]) -> int:
             keep = ref_s < int(float(ends[-1]) * float(s["fs"]))
             ref_s, ref_sym = ref_s[keep], ref_sym[keep]
         s["ec57"] = ec57_agreement(ref_s, list(ref_sym), np.asarray(s["_samples"]),
-                                   s["_labels"], float(s["fs"]), args.skip_s)
+                                   s["_labels"], float(s["fs"]), args.skip_s,
+                                   exclude=_vf_spans(resolve_record_path(rec), args.annotator))
     s.pop("_samples")
     s.pop("_labels")
     if args.json:

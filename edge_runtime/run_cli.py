@@ -11,8 +11,9 @@ through the very :class:`edge_runtime.pipeline.Pipeline` the live run feeds from
 frames, and results do not depend on how the stream was cut into blocks, so a replay of a
 record through a pty gives the same beats and alerts as the offline run (a test).
 
-Models default to the shipped ``models/beat.int8.onnx`` and ``models/hyp.int8.onnx`` when
-present (``--beat-model none`` / ``--window-model none`` to run without); a model whose card
+Models default to the shipped ``models/beat.int8.onnx`` and ``models/hyp.int8.onnx``
+(package data in an installed wheel); a missing default is a one-line error
+(``--beat-model none`` / ``--window-model none`` to run without); a model whose card
 does not fit the stream (rate, leads) is refused with a one-line error.
 """
 
@@ -74,7 +75,8 @@ def build_parser():
 
 def load_models(args) -> tuple[Any, Any]:
     """The beat and window models named on the command line (or the shipped ones)."""
-    from edge_runtime.inference import default_model_path, load_model
+    from edge_runtime.inference import load_model
+    from edge_runtime.resources import require_model
 
     out = []
     for flag, task in (("beat_model", "beat"), ("window_model", "hyp")):
@@ -82,14 +84,9 @@ def load_models(args) -> tuple[Any, Any]:
         if val in (None, "none"):
             out.append(None)
             continue
-        if val == "auto":
-            p = default_model_path(task, args.precision)
-            if not p.is_file():
-                print(f"ecgedge run: no shipped {p.name}; running without a {task} model",
-                      file=sys.stderr)
-                out.append(None)
-                continue
-            val = str(p)
+        if val == "auto":  # a missing default is an error, never a silent downgrade
+            val = str(require_model(task, args.precision,
+                                    flag="--" + flag.replace("_", "-")))
         if not Path(val).is_file():
             raise EcgEdgeError(f"model not found: {val}")
         try:
@@ -211,21 +208,9 @@ def _run_record(rt: Runtime, args) -> None:
 
 
 def _resolve_record(name: str, data_dir: str | None) -> Path:
-    from edge_runtime.datadir import find_data_dir
-    from edge_runtime.records import resolve_record_path, shipped_record_path
+    from edge_runtime.records import find_record
 
-    p = Path(name)
-    stem = p.with_suffix("") if p.suffix in (".hea", ".dat") else p
-    cands = [stem]
-    if stem.parent == Path("."):
-        cands.append(shipped_record_path(stem.name))
-    root = find_data_dir(data_dir)
-    if root is not None and not stem.is_absolute():
-        cands += [root / "mitdb" / stem, root / stem]
-    for c in cands:
-        if c.with_suffix(".hea").is_file():
-            return resolve_record_path(c)
-    raise EcgEdgeError(f"record not found: {name}")
+    return find_record(name, data_dir)
 
 
 def _run_port(rt: Runtime, args, stop: threading.Event) -> None:

@@ -141,9 +141,10 @@ def format_card(card: dict, path: str | Path = "") -> str:
                      f"(ids hash {tr.get('ids_hash', '?')}, {len(tr.get('train_ids') or [])} ids)")
     q = card.get("quantization")
     if q:
-        cal = q.get("calibration") or {}
+        cal = q.get("calibration")
+        on = f" on {cal.get('n')} training examples" if cal else ""
         lines.append(f"  quantized   int8 {q.get('format')} per_channel={q.get('per_channel')} "
-                     f"calibration={q.get('method')} on {cal.get('n')} training examples; "
+                     f"calibration={q.get('method')}{on}; activations {q.get('activations')}; "
                      f"float layers: {', '.join(q.get('float_nodes') or []) or 'none'}")
     else:
         lines.append("  quantized   no (fp32)")
@@ -156,9 +157,12 @@ def format_card(card: dict, path: str | Path = "") -> str:
                      f"agreement={par.get('agreement'):.4f} {par.get('metric')} drop="
                      f"{par.get('metric_drop'):.4f} passed={par.get('passed')}")
     exp = card.get("export") or {}
-    lines.append(
-        f"  git commit  {card.get('git_commit', '?')} (export {exp.get('git_commit', '-')})"
-    )
+
+    def dirty(d: dict) -> str:
+        return " +uncommitted changes" if d.get("git_dirty") else ""
+
+    lines.append(f"  git commit  {card.get('git_commit', '?')}{dirty(card)} "
+                 f"(export {exp.get('git_commit', '-')}{dirty(exp)})")
     if exp.get("command"):
         lines.append(f"  command     {exp['command']}")
     return "\n".join(lines)

@@ -9,16 +9,21 @@ Three checks per artifact, on the real *test* split (issue 7's bounds, kept as d
   point (0.5 where the card has none) - multi-label models have no single top-1;
 * the task metric's drop vs torch (int8: <= 0.5 points): macro-F1 for beat models,
   AUROC (macro over classes with both labels present) for window models.
+
+The validation-split scoring of quantization candidates (:func:`val_score`) and the running
+of an artifact through the device loader (:func:`artifact_logits`) live here too: both the
+ONNX pipeline and the TFLite exporter use them, and neither imports the other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge_runtime.inference import sigmoid, softmax
+from edge_runtime.inference import load_model, sigmoid, softmax
 from train.window.metrics import auroc
 
 BOUNDS: dict[str, dict[str, float]] = {
@@ -74,6 +79,31 @@ def task_metric(card: dict[str, Any], y: np.ndarray, probs: np.ndarray) -> tuple
     vals = [auroc(y2[:, j], probs[:, j]) for j in range(probs.shape[1])]
     vals = [v for v in vals if np.isfinite(v)]
     return "macro_auroc", float(np.mean(vals)) if vals else float("nan")
+
+
+def artifact_logits(path: Path, inputs: dict[str, np.ndarray], batch: int = 512) -> np.ndarray:
+    """Logits of an artifact through the device's own loader (edge_runtime.inference)."""
+    model = load_model(path, threads=1)
+    n = next(iter(inputs.values())).shape[0]
+    outs = [
+        model.logits(**{k: v[i : i + batch] for k, v in inputs.items()}) for i in range(0, n, batch)
+    ]
+    return np.concatenate(outs)
+
+
+def val_score(
+    card: dict[str, Any], ref: np.ndarray, art: np.ndarray, y: np.ndarray, bounds: dict
+) -> dict:
+    """Validation score of one int8 candidate (the test split is never looked at here)."""
+    pr, pa = probabilities(card, ref), probabilities(card, art)
+    name, m = task_metric(card, y, pa)
+    _, m_ref = task_metric(card, y, pr)
+    agree = float(np.mean(decisions(card, pr) == decisions(card, pa)))
+    meets = agree >= bounds.get("min_agreement", 0.0) and (
+        m_ref - m <= bounds.get("max_metric_drop", np.inf)
+    )
+    return {"metric": name, "value": m, "value_torch": m_ref, "agreement_with_torch": agree,
+            "mean_abs_prob_diff": float(np.mean(np.abs(pr - pa))), "meets_bounds": bool(meets)}
 
 
 @dataclass

@@ -15,10 +15,8 @@ The order of work is what makes the result trustworthy:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,39 +27,12 @@ import numpy as np
 import onnx
 
 from edge_runtime.errors import EcgEdgeError
-from edge_runtime.inference import load_model
+from edge_runtime.provenance import git_commit, ids_hash, provenance
 from export.checkpoint import Checkpoint, load_checkpoint, torch_logits
 from export.datasets import ExportData, Split
 from export.onnx_export import OPSET, export_onnx, save_checked, set_card
-from export.parity import BOUNDS, ParityResult, compare, decisions, probabilities, task_metric
-from export.quantize import KEEP_FLOAT, METHODS, QuantConfig, quantize_onnx
-
-_REPO = Path(__file__).resolve().parent.parent
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=_REPO, capture_output=True, text=True, timeout=10,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def ids_hash(ids: list[str]) -> str:
-    return hashlib.sha1(",".join(sorted(map(str, ids))).encode()).hexdigest()[:16]
-
-
-def artifact_logits(path: Path, inputs: dict[str, np.ndarray], batch: int = 512) -> np.ndarray:
-    """Logits of an artifact through the device's own loader (edge_runtime.inference)."""
-    model = load_model(path, threads=1)
-    n = next(iter(inputs.values())).shape[0]
-    outs = [
-        model.logits(**{k: v[i : i + batch] for k, v in inputs.items()}) for i in range(0, n, batch)
-    ]
-    return np.concatenate(outs)
+from export.parity import BOUNDS, ParityResult, artifact_logits, compare, val_score
+from export.quantize import KEEP_FLOAT, METHODS, QuantConfig, describe_pre_process, quantize_onnx
 
 
 @dataclass
@@ -82,6 +53,7 @@ class ExportReport:
             "command": self.export.get("command", ""),
             "created": self.export.get("exported", ""),
             "git_commit": self.export.get("git_commit", ""),
+            "git_dirty": self.export.get("git_dirty"),
             "data": self.export.get("data", ""),
             "artifacts": self.artifacts,
             "quantization_method": self.method,
@@ -89,21 +61,6 @@ class ExportReport:
             "parity_test": self.parity,
             "failures": self.failures,
         }
-
-
-def _val_score(
-    card: dict[str, Any], ref: np.ndarray, art: np.ndarray, y: np.ndarray, bounds: dict
-) -> dict:
-    """Validation score of one int8 candidate (the test split is never looked at here)."""
-    pr, pa = probabilities(card, ref), probabilities(card, art)
-    name, m = task_metric(card, y, pa)
-    _, m_ref = task_metric(card, y, pr)
-    agree = float(np.mean(decisions(card, pr) == decisions(card, pa)))
-    meets = agree >= bounds.get("min_agreement", 0.0) and (
-        m_ref - m <= bounds.get("max_metric_drop", np.inf)
-    )
-    return {"metric": name, "value": m, "value_torch": m_ref, "agreement_with_torch": agree,
-            "mean_abs_prob_diff": float(np.mean(np.abs(pr - pa))), "meets_bounds": bool(meets)}
 
 
 def _pick(candidates: dict[str, dict[str, Any]], order: list[str]) -> str:
@@ -159,7 +116,7 @@ def export_checkpoint(
     export_info = {
         "opset": OPSET,
         "exporter": "torch.onnx.export(dynamo=True)",
-        "git_commit": git_commit(),
+        **provenance(),
         "command": command,
         "exported": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": data.source,
@@ -181,14 +138,19 @@ def export_checkpoint(
         int8_paths: dict[str, Path] = {}
         configs: dict[str, QuantConfig] = {}
         floats: dict[str, list[str]] = {}
+        pre: dict[str, dict[str, Any]] = {}
         for kf in keep_float:
             for m in methods:
                 name = m if kf == "none" else f"{m}+float:{kf}"
                 qc = QuantConfig(method=m, keep_float=kf)
                 path = tmp / f"{task}.int8.{len(configs)}.onnx"
-                floats[name] = quantize_onnx(fp32, path, data.calib.inputs, qc)
+                notes: dict[str, Any] = {}
+                floats[name] = quantize_onnx(fp32, path, data.calib.inputs, qc, notes=notes)
+                if not pre:  # the same fp32 graph for every candidate: say it once
+                    log(f"[{task}] {describe_pre_process(notes['pre_process'])}")
+                pre[name] = notes["pre_process"]
                 int8_paths[name], configs[name] = path, qc
-                report.candidates[name] = _val_score(
+                report.candidates[name] = val_score(
                     card, ref_val, artifact_logits(path, data.val.inputs), data.val.y,
                     bounds["int8"],
                 )
@@ -220,6 +182,7 @@ def export_checkpoint(
         card8 = {**card, "export": export_info,
                  "quantization": {**configs[best].to_dict(),
                                   "float_nodes": floats[best],
+                                  "pre_process": pre[best],
                                   "tool": "onnxruntime.quantization.quantize_static",
                                   "calibration": calib_info},
                  "metrics_fp32": _metrics(p32), "metrics_int8": _metrics(p8),
@@ -245,6 +208,14 @@ def export_checkpoint(
             raise EcgEdgeError(f"{task}: parity bound broken ({'; '.join(report.failures)}); "
                                "nothing written")
         out_dir.mkdir(parents=True, exist_ok=True)
+        if not tflite:
+            from export.tflite import remove_stale
+
+            gone = remove_stale(out_dir, task)
+            if gone:
+                log(f"[{task}] removed {len(gone)} stale TFLite file(s) of an older export "
+                    f"({', '.join(p.name for p in gone)}): TFLite not rebuilt (needs the "
+                    "tflite-export extra and --tflite yes)")
         for suffix, path in staged.items():
             dst = out_dir / f"{task}.{suffix}"
             shutil.copyfile(path, dst)
@@ -270,4 +241,5 @@ def write_report(report: ExportReport, path: str | Path) -> None:
     Path(path).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
 
 
-__all__ = ["export_checkpoint", "ExportReport", "Split", "write_report", "git_commit"]
+__all__ = ["export_checkpoint", "ExportReport", "Split", "write_report", "git_commit", "ids_hash",
+           "artifact_logits"]

@@ -141,12 +141,14 @@ def quantize_onnx(
     config: QuantConfig,
     batch: int = 32,
     chunk_batches: int = 4,
+    notes: dict[str, Any] | None = None,
 ) -> list[str]:
     """Statically quantize ``fp32_path`` to ``int8_path`` (card copied over, not updated).
 
     Returns the nodes whose activations stay float (see :data:`KEEP_FLOAT`), as
     ``"<op type>:<name>"``; their weights are int8 too unless ``config.float_layer_weights``
-    is ``"float"``.
+    is ``"float"``. ``notes``, when given, receives ``"pre_process"``: what the
+    pre-quantization pass did (for the card; see :func:`preprocess`).
     """
     if config.float_layer_weights not in ("int8", "float"):
         raise EcgEdgeError("float_layer_weights must be 'int8' or 'float'")
@@ -174,7 +176,9 @@ def quantize_onnx(
     extra.update(config.extra)
     with tempfile.TemporaryDirectory(prefix="ecgedge_q_") as tmp:
         pre = Path(tmp) / "pre.onnx"
-        _preprocess(Path(fp32_path), pre)
+        pre_note = preprocess(Path(fp32_path), pre)
+        if notes is not None:
+            notes["pre_process"] = pre_note
         out = Path(tmp) / "int8.onnx"
         pre_model = onnx.load(str(pre))
         exclude = float_nodes(pre_model, config.keep_float)
@@ -253,23 +257,45 @@ def weight_only_int8(model: onnx.ModelProto, node_names: list[str]) -> list[str]
     return done
 
 
-def _preprocess(src: Path, dst: Path) -> None:
+def preprocess(src: Path, dst: Path) -> dict[str, Any]:
     """onnxruntime's recommended pre-quantization pass (shape inference + graph folding).
 
     Symbolic shape inference fails on the dynamo graphs' ReduceMean/Unsqueeze with a
-    dynamic batch; before this fallback existed the whole pass was silently skipped, and the
+    dynamic batch, so the pass is retried with ONNX shape inference only; that is what
+    matters here (before the retry existed the whole pass was silently skipped, and the
     all-int8 candidates of all three tasks then missed the 99 % agreement bound on
-    validation (they meet it with the pass). ONNX shape inference plus the optimisation step
-    is what matters here.
+    validation). The outcome is returned for the card (and the export log). If the pass
+    fails even without symbolic shape inference, the export fails: quantizing the raw
+    graph instead would ship a different, untested recipe without anyone knowing.
     """
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     src, dst = Path(src), Path(dst)
+    errors: list[str] = []
     for skip_symbolic in (False, True):
         try:
             quant_pre_process(str(src), str(dst), skip_symbolic_shape=skip_symbolic)
-            return
-        except Exception:  # noqa: BLE001 - the next, lighter setting is tried
+        except Exception as exc:  # noqa: BLE001 - reported below, never swallowed
+            errors.append(_first_line(exc))
             continue
-    # The pass is an optimisation; the dynamo graph is already folded and typed.
-    dst.write_bytes(src.read_bytes())
+        note: dict[str, Any] = {"tool": "onnxruntime quant_pre_process",
+                                "symbolic_shape_inference": not skip_symbolic}
+        if errors:
+            note["symbolic_shape_inference_error"] = errors[0]
+        return note
+    raise EcgEdgeError(f"{src.name}: quantization pre-processing (quant_pre_process) failed: "
+                       f"{errors[-1]}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+
+
+def describe_pre_process(note: dict[str, Any]) -> str:
+    """One log line for the card's ``quantization.pre_process``."""
+    if note.get("symbolic_shape_inference"):
+        return "quantization pre-processing: quant_pre_process (full)"
+    return ("quantization pre-processing: quant_pre_process without symbolic shape inference "
+            f"(it failed: {note.get('symbolic_shape_inference_error', '?')}); recorded in "
+            "the card")

@@ -27,7 +27,7 @@ from edge_runtime.errors import EcgEdgeError
 from edge_runtime.inference import card_path_for_tflite
 from export.checkpoint import Checkpoint
 from export.datasets import ExportData
-from export.parity import BOUNDS, ParityResult, compare
+from export.parity import BOUNDS, ParityResult, artifact_logits, compare, val_score
 
 
 def _quiet():
@@ -84,6 +84,70 @@ def quantize_int8(float_path: Path, path: Path, calib: dict[str, np.ndarray],
     return path
 
 
+def tflite_quantization(name: str, recipe_cfg: list[dict[str, Any]],
+                        onnx_quant: dict[str, Any], tried: dict[str, Any]) -> dict[str, Any]:
+    """The card's ``quantization`` for a .tflite int8 model, read from the recipe it was
+    made with (not copied from the ONNX int8 card, whose method and activation type are
+    those of a different tool): a dynamic-range recipe has float activations and no
+    calibration; a static one has int8 activations calibrated on the training examples."""
+    rules = [r.get("op_config", {}) for r in recipe_cfg]
+    if not rules:
+        raise EcgEdgeError(f"ai-edge-quantizer recipe {name} has no rules")
+    act = rules[0].get("activation_tensor_config")
+    wt = rules[0].get("weight_tensor_config") or {}
+    if any(r.get("activation_tensor_config") != act or r.get("weight_tensor_config") != wt
+           for r in rules[1:]):
+        raise EcgEdgeError(f"ai-edge-quantizer recipe {name}: mixed rules are not described")
+
+    def txt(v: Any) -> str:  # recipe values are strings, or enums of the quantizer
+        return str(getattr(v, "value", v))
+
+    def tensor(cfg: dict[str, Any]) -> str:
+        kind = "int" if txt(cfg.get("dtype", "INT")).upper() == "INT" else txt(cfg["dtype"])
+        sym = "symmetric" if cfg.get("symmetric") else "asymmetric"
+        gran = txt(cfg.get("granularity", "TENSORWISE")).lower().replace("wise", "")
+        return f"{kind}{cfg.get('num_bits', 8)} {sym} per-{gran}"
+
+    algo = {txt(r.get("algorithm_key", "?")) for r in recipe_cfg}
+    q: dict[str, Any] = {
+        "tool": f"ai-edge-quantizer recipe.{name}",
+        "format": "tflite int8 (float I/O)",
+        "algorithm": ",".join(sorted(algo)),
+        "weights": tensor(wt) if wt else "float32",
+        "per_channel": txt(wt.get("granularity", "")).upper() == "CHANNELWISE",
+        "compute_precision": txt(rules[0].get("compute_precision", "?")).lower(),
+        "recipes_tried_val": tried,
+    }
+    if act:  # static: activation ranges from calibration (min/max over the examples)
+        q["method"] = "static, min/max calibration"
+        q["activations"] = tensor(act)
+        q["calibration"] = {k: v for k, v in onnx_quant["calibration"].items()
+                            if k not in ("candidates_tried", "chosen_val")}
+    else:  # dynamic range: weights int8, activations float, quantized per inference
+        q["method"] = ("dynamic range (int8 weights; activations quantized at run time, "
+                       "no calibration)")
+        q["activations"] = ("float32 (quantized on the fly by the int8 kernels)"
+                            if q["compute_precision"] == "integer" else "float32")
+        q["calibration"] = None
+    return q
+
+
+def remove_stale(out_dir: Path, task: str) -> list[Path]:
+    """Delete ``<task>.{fp32,int8}.tflite`` (and cards) left in ``out_dir`` by an older export.
+
+    Called when an export rewrites the ONNX artifacts without TFLite: the old .tflite files
+    would otherwise sit beside the new ONNX ones as if made from the same export (different
+    calibration, parity, possibly another checkpoint). Returns what was removed."""
+    gone = []
+    for prec in ("fp32", "int8"):
+        for p in (out_dir / f"{task}.{prec}.tflite",
+                  card_path_for_tflite(out_dir / f"{task}.{prec}.tflite")):
+            if p.is_file():
+                p.unlink()
+                gone.append(p)
+    return gone
+
+
 def _write_card(path: Path, card: dict[str, Any]) -> None:
     card_path_for_tflite(path).write_text(json.dumps(card, indent=1, sort_keys=True) + "\n",
                                           encoding="utf-8")
@@ -103,8 +167,6 @@ def export_tflite(
     """Float and int8 .tflite with cards beside them, each compared with torch on test."""
     import litert_torch
 
-    from export.pipeline import artifact_logits
-
     bounds = {**BOUNDS, **(bounds or {})}
     task, names = ck.card["task"], ck.input_names
     out: list[tuple[str, Path, ParityResult]] = []
@@ -120,8 +182,6 @@ def export_tflite(
     _write_card(f32, {**card32, "export": {**card32["export"], **conv}, "parity": p32.to_dict()})
     out.append(("fp32", f32, p32))
 
-    from export.pipeline import _val_score
-
     tried: dict[str, dict[str, Any]] = {}
     i8 = tmp / f"{task}.int8.tflite"
     chosen = None
@@ -131,7 +191,7 @@ def export_tflite(
             "examples)")
         quantize_int8(f32, path, data.calib.inputs, names, rname)
         _write_card(path, card8)  # provisional, so the runtime loader accepts it
-        tried[rname] = _val_score(ck.card, ref_val, artifact_logits(path, data.val.inputs),
+        tried[rname] = val_score(ck.card, ref_val, artifact_logits(path, data.val.inputs),
                                   data.val.y, bounds["int8"])
         log(f"[{task}]   val {tried[rname]['metric']}={tried[rname]['value']:.4f} agreement="
             f"{tried[rname]['agreement_with_torch']:.4f}"
@@ -148,15 +208,9 @@ def export_tflite(
                  data.test.y, bounds["int8"])
     log(f"[{task}] TFLite int8 kept {chosen}; test parity: agreement={p8.agreement:.4f} "
         f"{p8.metric} drop={p8.metric_drop:.4f} ({'PASS' if p8.passed else 'FAIL'})")
-    q = dict(card8["quantization"])
-    q.update({"tool": f"ai-edge-quantizer recipe.{chosen}", "method": "minmax",
-              "format": "tflite int8 (float I/O)", "per_channel": True,
-              "recipes_tried_val": tried})
-    q.pop("calibration", None)
-    q.pop("float_nodes", None)
-    q.pop("keep_float", None)
-    q["calibration"] = {k: v for k, v in card8["quantization"]["calibration"].items()
-                        if k not in ("candidates_tried", "chosen_val")}
+    from ai_edge_quantizer import recipe
+
+    q = tflite_quantization(chosen, getattr(recipe, chosen)(), card8["quantization"], tried)
     _write_card(i8, {**card8, "export": {**card8["export"], **conv}, "quantization": q,
                      "metrics_int8": {"split": "test", "n": p8.n,
                                       p8.metric: p8.metric_artifact},

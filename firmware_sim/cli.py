@@ -19,28 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.datadir import find_data_dir
 from edge_runtime.errors import EcgEdgeError, make_parser
-from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
+from edge_runtime.records import find_record, read_beat_annotations, read_record
 from firmware_sim.device import SimDevice
 from firmware_sim.faults import parse_faults
 from firmware_sim.ports import PtyOutput, SerialOutput, StreamOutput, TcpOutput
-
-
-def resolve_record(name: str, data_dir: str | None = None) -> Path:
-    """``100`` -> shipped or ``<data>/mitdb/100``; ``ptb-xl/...`` -> under the data dir; else
-    a path. One-line error when nothing matches."""
-    p = Path(name)
-    stem = p.with_suffix("") if p.suffix in (".hea", ".dat") else p
-    candidates = [stem, shipped_record_path(stem.name) if stem.parent == Path(".") else None]
-    root = find_data_dir(data_dir)
-    if root is not None and not stem.is_absolute():
-        candidates += [root / "mitdb" / stem, root / stem]
-    for c in candidates:
-        if c is not None and c.with_suffix(".hea").is_file():
-            return c
-    where = f" or under {root}" if root else " (no data dir found)"
-    raise EcgEdgeError(f"unknown record '{name}': no such WFDB record here{where}")
 
 
 def build_parser():
@@ -103,7 +86,7 @@ def _open_output(args):
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    path = resolve_record(args.record, args.data_dir)
+    path = find_record(args.record, args.data_dir)
     leads = args.leads.split(",") if args.leads else None
     rec = read_record(path, leads=leads)
     faults = parse_faults(args.faults)

@@ -216,22 +216,15 @@ def add_noise(
 
 
 def _try_nst(signal, fs, kind, snr_db, rng, data_dir, qrs_samples) -> np.ndarray | None:
-    from edge_runtime.datadir import find_data_dir
+    from edge_runtime.errors import EcgEdgeError
+    from edge_runtime.records import find_record, read_record
 
-    root = find_data_dir(data_dir)
-    if root is None or not (root / "nstdb" / f"{kind}.hea").is_file():
-        return None
     try:
+        path = find_record(f"nstdb/{kind}", data_dir)
         from firmware_sim.noise import mix_nst_noise
-    except ImportError:
+    except (EcgEdgeError, ImportError):
         return None
-    from edge_runtime.dsp import resample_signal
-    from edge_runtime.records import read_record
-
-    rec = read_record(root / "nstdb" / kind)
-    noise = rec.signal
-    if rec.fs != fs:
-        noise = resample_signal(noise, rec.fs, fs)
+    noise = read_record(path, fs=fs).signal
     n = signal.shape[0]
     reps = -(-n // noise.shape[0])
     offset = int(rng.integers(0, noise.shape[0]))

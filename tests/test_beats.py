@@ -12,8 +12,8 @@ from edge_runtime.beats import (
     extract_beats,
     rr_features,
 )
+from edge_runtime.ec57 import O, confusion, ec57_metrics
 from edge_runtime.records import AAMI_MAP, read_beat_annotations, read_record, shipped_record_path
-from train.metrics_ec57 import O, confusion, ec57_metrics
 
 # --------------------------------------------------------------------------- AAMI + split
 

@@ -11,8 +11,8 @@ import pytest
 
 from edge_runtime.detect import Beat, StreamingDetector, detect_record
 from edge_runtime.dsp import resample_signal
+from edge_runtime.ec57 import record_stats
 from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
-from train.ec57 import record_stats
 
 FIX = Path(__file__).parent / "fixtures"
 EXCERPTS = ["mitdb119_1200s", "mitdb208_600s", "mitdb105_400s", "mitdb203_700s"]

@@ -115,3 +115,29 @@ def test_ring_buffer_holds_latest_samples(cuts: list[int], capacity: int) -> Non
         np.testing.assert_array_equal(rb.get(start, s.stop), data[start : s.stop])
     with pytest.raises(IndexError):
         rb.get(rb.start - 1, rb.total) if rb.start > 0 else rb.get(0, rb.total + 1)
+
+
+@pytest.mark.parametrize("leads", [1, 3])
+def test_sos_filter_public_fallback_is_bit_equal_to_fast_path(monkeypatch, leads: int) -> None:
+    """The private scipy core and the public ``sosfilt`` fallback give identical bits,
+    block after block (the fallback runs if a scipy release moves the private core)."""
+    import edge_runtime.dsp as dsp
+
+    assert dsp._sosfilt_core is not None, "the tested scipy (pinned range) has the fast core"
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3000, leads)).cumsum(axis=0) + 5.0
+    if leads == 1:
+        x = x[:, 0]
+    sos = ecg_filter_sos(360.0, 0.5, 40.0, notch=60.0)
+    cuts = [0, 1, 7, 360, 1500, 3000]
+
+    def run() -> list[np.ndarray]:
+        f = SosFilter(sos)
+        return [f.push(x[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+    fast = run()
+    monkeypatch.setattr(dsp, "_sosfilt_core", None)
+    slow = run()
+    for a, b in zip(fast, slow, strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype == np.float64
+        assert np.array_equal(a, b)  # bit-equal, not merely close

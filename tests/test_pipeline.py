@@ -12,7 +12,7 @@ from edge_runtime.alerts import AlertEngine
 from edge_runtime.errors import EcgEdgeError
 from edge_runtime.pipeline import Pipeline, check_card
 from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
-from edge_runtime.report import ec57_agreement, match_beats
+from edge_runtime.report import ec57_agreement
 from edge_runtime.sinks.journal import JournalSink, read_journal
 from tests.pipeline_models import beat_card, linear_onnx, window_card
 
@@ -156,11 +156,6 @@ def test_report_cli_output(tmp_path, rec100, capsys):
     assert s["ec57"]["qrs"]["se"] > 0.99  # record found from the session source
     with pytest.raises(EcgEdgeError, match="journal not found"):
         report_main([str(tmp_path / "none.jsonl")])
-
-
-def test_match_beats_one_to_one():
-    ri, di = match_beats(np.array([100, 200, 300]), np.array([98, 150, 205, 400]), 20)
-    assert ri.tolist() == [0, 1] and di.tolist() == [0, 2]
 
 
 class _Capture:

@@ -166,7 +166,7 @@ def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--record", "no_such_record_xyz"], "unknown record"),
+        (["--record", "no_such_record_xyz"], "record not found"),
         (["--record", "100", "--fs", "5"], "unsupported fs"),
         (["--record", "100", "--speed", "5000"], "speed"),
         (["--record", "100", "--faults", "meteor"], "unknown fault"),
@@ -186,8 +186,8 @@ def test_cli_bad_input_no_traceback_in_a_real_process():
     r = _cli("--record", "no_such_record_xyz")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip() == (
-        "ecgedge: error: unknown record 'no_such_record_xyz': no such WFDB record here"
-        + (f" or under {DATA}" if DATA else " (no data dir found)")
+        "ecgedge: error: record not found: no_such_record_xyz (no such WFDB record here"
+        + (f" or under {DATA})" if DATA else " (no data dir found))")
     )
 
 

@@ -223,7 +223,7 @@ def test_full_run_checkpoint_and_card(tmp_path) -> None:
     hyp = rep["test"]["balanced"]["per_class"]["HYP"]
     assert "ci95" in hyp["auroc"] and hyp["too_few_positives"]
     card = save_checkpoint(model, cfg, rep, tmp_path / "hyp.pt", "test")
-    ck = torch.load(tmp_path / "hyp.pt", weights_only=False)
+    ck = torch.load(tmp_path / "hyp.pt", weights_only=True)
     m2 = build(ck["arch"], **ck["arch_kwargs"])
     m2.load_state_dict(ck["state_dict"])
     assert card["schema"] == "ecgedge.model_card/1" and card["output"] == "sigmoid"

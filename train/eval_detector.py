@@ -1,7 +1,7 @@
 """``ecgedge eval detector``: EC57 QRS-detection evaluation of the streaming detector.
 
 Runs :class:`edge_runtime.detect.StreamingDetector` block by block over MIT-BIH records and
-compares its beats with the reference beat labels (:func:`train.ec57.record_stats`): QRS Se
+compares its beats with the reference beat labels (:func:`edge_runtime.ec57.record_stats`): QRS Se
 and +P per record, gross and average, on all 48 records and on the 44 non-paced ones, counted
 from 5 min (the EC57 learning period) and from 0 s, with the 150 ms match window and with a
 tight 50 ms window (plus median/IQR of the R-peak timing error).
@@ -24,10 +24,10 @@ import wfdb
 from edge_runtime.cli import make_parser
 from edge_runtime.datadir import resolve_data_dir
 from edge_runtime.detect import DetectorConfig, StreamingDetector
+from edge_runtime.ec57 import RecordStats, excluded_intervals, gross_average, record_stats
 from edge_runtime.errors import EcgEdgeError
 from edge_runtime.records import read_beat_annotations, read_record
 from train.data.mitdb import ALL_RECORDS, DS1, DS2, NON_PACED, PACED
-from train.ec57 import RecordStats, excluded_intervals, gross_average, record_stats
 
 __all__ = [
     "EvalRecord",

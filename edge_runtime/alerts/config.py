@@ -17,8 +17,9 @@ from typing import Any
 from edge_runtime.alerts.params import Param, integer, number, text
 from edge_runtime.alerts.rules import RULES
 from edge_runtime.errors import EcgEdgeError
+from edge_runtime.resources import config_path
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "alerts.toml"
+DEFAULT_CONFIG_PATH = config_path("alerts.toml")  # package data (importlib.resources)
 
 #: ``[engine]`` keys: optional, these defaults apply when a config dict leaves them out
 ENGINE_DEFAULTS: dict[str, Any] = {"hr_beats": 8, "device_id": "ecgedge-0",

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import subprocess
 from pathlib import Path
 
-import torch
-
 from edge_runtime.beats import RR_FEATURES, BeatConfig
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.provenance import git_commit, ids_hash, provenance
 from edge_runtime.records import AAMI_CLASSES
-from train.models import build
+from train import checkpoint as _ck
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                             text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def ids_hash(ids) -> str:
-    return hashlib.sha1(",".join(sorted(map(str, ids))).encode()).hexdigest()[:12]
+__all__ = ["make_card", "save_checkpoint", "load_checkpoint", "git_commit", "ids_hash"]
 
 
 def make_card(
@@ -85,30 +69,17 @@ def make_card(
             "seed": int(seed),
         },
         "metrics": metrics,
-        "git_commit": git_commit(),
+        **provenance(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
 
 def save_checkpoint(path: Path, arch: str, arch_kwargs: dict, model, card: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"arch": arch, "arch_kwargs": arch_kwargs, "state_dict": model.state_dict(),
-                "card": card}, path)
+    """Write the shared checkpoint format (:func:`train.checkpoint.save_checkpoint`)."""
+    _ck.save_checkpoint(path, arch, arch_kwargs, model, card)
 
 
 def load_checkpoint(path):
     """``(model in eval mode, card)``; one-line error if the file is missing or not a beat model."""
-    p = Path(path)
-    if not p.is_file():
-        raise EcgEdgeError(f"checkpoint not found: {path}")
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise EcgEdgeError(f"cannot read checkpoint {path}: {exc}") from None
-    if not isinstance(ck, dict) or ck.get("card", {}).get("task") != "beat":
-        raise EcgEdgeError(f"{path} is not a beat-model checkpoint")
-    model = build(ck["arch"], **ck["arch_kwargs"])
-    model.load_state_dict(ck["state_dict"])
-    model.eval()
-    return model, ck["card"]
+    ck = _ck.load_checkpoint(path, task="beat")
+    return ck.model, ck.card

@@ -46,6 +46,7 @@ def train_main(argv: list[str]) -> int:
     import torch
 
     from edge_runtime.beats import BeatConfig
+    from edge_runtime.ec57 import headline
     from train.beats.checkpoint import make_card, save_checkpoint
     from train.beats.dataset import DS1_TRAIN, DS1_VAL, load_beats
     from train.beats.evaluate import detected_beats, latency_summary
@@ -53,7 +54,6 @@ def train_main(argv: list[str]) -> int:
     from train.beats.study import summarise
     from train.beats.train import TrainConfig
     from train.data.mitdb import DS2
-    from train.metrics_ec57 import headline
 
     torch.set_num_threads(1)
     config = BeatConfig(template_beats=max(0, a.template_beats))
@@ -116,11 +116,11 @@ def eval_main(argv: list[str]) -> int:
     import torch
 
     from edge_runtime.beats import BeatConfig
+    from edge_runtime.ec57 import headline
     from train.beats.checkpoint import load_checkpoint
     from train.beats.dataset import load_beats
     from train.beats.evaluate import detected_beats, evaluate_a, evaluate_b
     from train.data.mitdb import DS2, NON_PACED
-    from train.metrics_ec57 import headline
 
     torch.set_num_threads(1)
     model, card = load_checkpoint(a.checkpoint)

@@ -3,7 +3,9 @@
 Every window and RR feature is computed by :func:`edge_runtime.beats.extract_beats` (the code
 the device runs), at the reference annotation positions (condition a) or at the positions the
 streaming detector found (condition b). Extracted beats are cached in a ``.npz`` under
-``runs/beats/`` (gitignored) keyed by the beat config, so a study does not redo the DSP.
+``runs/beats/`` (gitignored) keyed by the beat config *and the source of the code that
+derives them* (:data:`BEAT_SOURCES`), so a study does not redo the DSP, and a change to the
+DSP or beat front end is never served stale windows.
 
 Split: de Chazal et al. 2004 inter-patient DS1 (train) / DS2 (test), paced records excluded.
 Model selection uses a patient-wise hold-out *inside DS1* (:data:`DS1_VAL`); DS2 is read only
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.beats import BeatConfig, extract_beats
+from edge_runtime.provenance import code_key
 from edge_runtime.records import AAMI_CLASSES
 from train.data.mitdb import DS1, DS2, load_record, mlii_channel
 
@@ -33,6 +36,16 @@ DS1_VAL: tuple[str, ...] = ("118", "124", "201", "215", "223")
 DS1_TRAIN: tuple[str, ...] = tuple(r for r in DS1 if r not in DS1_VAL)
 
 CLASS_INDEX = {c: i for i, c in enumerate(AAMI_CLASSES)}
+
+#: Modules whose code the cached beats are derived from (filters/resampler, beat windows and
+#: RR features, record reading and AAMI labels, this module's extraction).
+BEAT_SOURCES: tuple[str, ...] = (
+    "edge_runtime.dsp",
+    "edge_runtime.beats",
+    "edge_runtime.records",
+    "train.data.mitdb",
+    "train.beats.dataset",
+)
 
 
 @dataclass
@@ -62,8 +75,12 @@ class BeatSet:
         return {c: int((self.y == i).sum()) for c, i in CLASS_INDEX.items()}
 
 
-def config_key(config: BeatConfig, leads: int, extra: str = "") -> str:
-    blob = json.dumps({"cfg": config.to_dict(), "leads": leads, "extra": extra}, sort_keys=True)
+def config_key(
+    config: BeatConfig, leads: int, extra: str = "", sources: tuple[str, ...] = BEAT_SOURCES
+) -> str:
+    """Cache key: the beat config, the lead count, ``extra`` and the code of ``sources``."""
+    blob = json.dumps({"cfg": config.to_dict(), "leads": leads, "extra": extra,
+                       "code": code_key(sources)}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 

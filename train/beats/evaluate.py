@@ -3,7 +3,7 @@
 (a) beats at the reference annotation positions (what most papers report);
 (b) beats found by the project's own streaming detector (``edge_runtime.detect``) on MLII,
     windows and RR features computed from the *detected* positions, each detection matched
-    one-to-one to a reference beat within 150 ms (``train.ec57.match_beats``); a missed
+    one-to-one to a reference beat within 150 ms (``edge_runtime.ec57.class_pairs``); a missed
     reference beat counts as an error in its class (column O), an extra detection as a false
     positive for the class it is called (row O). This is what a device achieves, and the
     honest headline.
@@ -15,21 +15,28 @@ delay; :func:`latency_summary` reports it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from edge_runtime.beats import BeatConfig
 from edge_runtime.detect import detect_record
-from train.beats.dataset import CACHE_DIR, CLASS_INDEX, BeatSet, concat, config_key, record_beats
+from edge_runtime.ec57 import class_pairs, ec57_report
+from train.beats.dataset import (
+    BEAT_SOURCES,
+    CACHE_DIR,
+    CLASS_INDEX,
+    BeatSet,
+    concat,
+    config_key,
+    record_beats,
+)
 from train.beats.train import predict
 from train.data.mitdb import load_record, mlii_channel
-from train.ec57 import match_beats
-from train.metrics_ec57 import O, ec57_report
 
-_DETECT_SRC = Path(__file__).resolve().parents[2] / "edge_runtime" / "detect" / "streaming.py"
+#: Code the detection cache derives from: the beat front end plus the whole detector package
+#: (streaming logic *and* the compiled-loop kernel) and this module's detection loop.
+DETECT_SOURCES: tuple[str, ...] = (*BEAT_SOURCES, "edge_runtime.detect", "train.beats.evaluate")
 
 
 @dataclass
@@ -43,17 +50,13 @@ class DetectedSet:
     ref_y: np.ndarray
 
 
-def _detector_hash() -> str:
-    return hashlib.sha1(_DETECT_SRC.read_bytes()).hexdigest()[:8] if _DETECT_SRC.is_file() else ""
-
-
 def detected_beats(
     records, config: BeatConfig | None = None, data_dir=None, progress: bool = True
 ) -> DetectedSet:
     """Run the streaming detector on each record's MLII and extract beats there (cached)."""
     config = config or BeatConfig()
     records = tuple(records)
-    key = config_key(config, 1, "det:" + _detector_hash() + ":" + ",".join(records))
+    key = config_key(config, 1, "det:" + ",".join(records), sources=DETECT_SOURCES)
     path = CACHE_DIR / f"det_{key}.npz"
     if path.is_file():
         z = np.load(path)
@@ -94,12 +97,11 @@ def pairs_condition_b(
     for name in sorted(set(det.ref_record.tolist())):
         rmask = (det.ref_record == name) & (det.ref_y >= 0)
         tmask = det.beats.record == name
-        r_s, r_y = det.ref_sample[rmask], det.ref_y[rmask]
-        t_s, t_p = det.beats.sample[tmask], pred[tmask]
-        m = match_beats(r_s, t_s, fs, window_s)
-        refs += [r_y[m.tp_ref_idx], r_y[m.fn_idx], np.full(len(m.fp_idx), O)]
-        algs += [t_p[m.tp_test_idx], np.full(len(m.fn_idx), O), t_p[m.fp_idx]]
-        recs.append(np.full(len(m.tp_ref_idx) + len(m.fn_idx) + len(m.fp_idx), name))
+        ref, alg = class_pairs(det.ref_sample[rmask], det.ref_y[rmask], det.beats.sample[tmask],
+                               pred[tmask], fs, window_s)
+        refs.append(ref)
+        algs.append(alg)
+        recs.append(np.full(ref.size, name))
     return np.concatenate(refs), np.concatenate(algs), np.concatenate(recs)
 
 

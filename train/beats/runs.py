@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 from edge_runtime.beats import BeatConfig
+from edge_runtime.ec57 import ec57_report, headline
 from train.beats.dataset import DS1_TRAIN, DS1_VAL, BeatSet
 from train.beats.evaluate import DetectedSet, evaluate_a, evaluate_b
 from train.beats.train import TrainConfig, evaluate_set, train_beat_model
-from train.metrics_ec57 import ec57_report, headline
 from train.models.beat_cnn import count_macs
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.beats import BeatConfig
+from edge_runtime.ec57 import headline
 from train.beats.dataset import DS1_TRAIN, DS1_VAL, load_beats
 from train.beats.train import IMBALANCE, TrainConfig
-from train.metrics_ec57 import headline
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "docs" / "results"

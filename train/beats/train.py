@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from edge_runtime.ec57 import confusion, ec57_metrics, headline
 from train.beats.dataset import BeatSet
 from train.losses import WeightedLoss, class_weights, make_loss
-from train.metrics_ec57 import confusion, ec57_metrics, headline
 from train.models import build
 
 IMBALANCE = ("none", "class_weights", "focal", "sampler", "cost", "undersample")

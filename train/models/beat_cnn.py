@@ -39,6 +39,15 @@ def _block(c_in: int, c_out: int, k: int, pool: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _front_end(in_leads: int, w: int) -> nn.Sequential:
+    """The three pooled conv blocks every beat model starts with."""
+    return nn.Sequential(
+        _block(in_leads, w, 7, True),
+        _block(w, 2 * w, 5, True),
+        _block(2 * w, 2 * w, 5, True),
+    )
+
+
 class _RRBranch(nn.Module):
     def __init__(self, n_rr: int, hidden: int) -> None:
         super().__init__()
@@ -62,8 +71,40 @@ class _Head(nn.Module):
         return self.net(z)
 
 
+class _BeatNet(nn.Module):
+    """What every beat model shares: an embedding of the window (``embed``, per subclass),
+    optional RR fusion, the MLP head. Submodule names (``features``, ``gru``, ``rr``,
+    ``head``) are the state_dict keys of the shipped checkpoints: keep them."""
+
+    rr: _RRBranch | None
+
+    def __init__(self, use_rr: bool) -> None:
+        super().__init__()
+        self.uses_rr = bool(use_rr)
+
+    def _fuse_and_head(self, n_feat: int, n_classes: int, use_rr: bool, n_rr: int, w: int,
+                       dropout: float) -> None:
+        """Add the RR branch (if used) and the head after the subclass's own layers."""
+        self.rr = _RRBranch(n_rr, 2 * w) if use_rr else None
+        if self.rr is not None:
+            n_feat += 2 * w
+        self.head = _Head(n_feat, n_classes, 2 * w, dropout)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, features)`` from the beat window."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.embed(x)
+        if self.rr is not None:
+            if rr is None:
+                raise ValueError("this model needs the RR features")
+            z = torch.cat([z, self.rr(rr)], dim=1)
+        return self.head(z)
+
+
 @register("beat_cnn")
-class BeatCNN(nn.Module):
+class BeatCNN(_BeatNet):
     """Small 1D CNN over the beat window; optional RR fusion before the head."""
 
     def __init__(
@@ -75,29 +116,16 @@ class BeatCNN(nn.Module):
         n_rr: int = N_RR,
         dropout: float = 0.2,
     ) -> None:
-        super().__init__()
+        super().__init__(use_rr)
         w = width
-        self.uses_rr = bool(use_rr)
-        self.features = nn.Sequential(
-            _block(in_leads, w, 7, True),
-            _block(w, 2 * w, 5, True),
-            _block(2 * w, 2 * w, 5, True),
-            _block(2 * w, 4 * w, 3, False),
-        )
-        n_feat = 8 * w  # avg + max pooling of 4w channels
-        self.rr = _RRBranch(n_rr, 2 * w) if self.uses_rr else None
-        if self.rr is not None:
-            n_feat += 2 * w
-        self.head = _Head(n_feat, n_classes, 2 * w, dropout)
+        self.features = _front_end(in_leads, w)
+        self.features.append(_block(2 * w, 4 * w, 3, False))
+        # avg + max pooling of 4w channels
+        self._fuse_and_head(8 * w, n_classes, self.uses_rr, n_rr, w, dropout)
 
-    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
         h = self.features(x)
-        z = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
-        if self.rr is not None:
-            if rr is None:
-                raise ValueError("this model needs the RR features")
-            z = torch.cat([z, self.rr(rr)], dim=1)
-        return self.head(z)
+        return torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
 
 
 @register("beat_cnn_rr")
@@ -110,7 +138,7 @@ class BeatCNNRR(BeatCNN):
 
 
 @register("beat_cnn_gru")
-class BeatCNNGRU(nn.Module):
+class BeatCNNGRU(_BeatNet):
     """Convolutional front end + GRU over time (prior work), optional RR fusion."""
 
     def __init__(
@@ -123,30 +151,16 @@ class BeatCNNGRU(nn.Module):
         n_rr: int = N_RR,
         dropout: float = 0.2,
     ) -> None:
-        super().__init__()
+        super().__init__(use_rr)
         w = width
-        self.uses_rr = bool(use_rr)
-        self.features = nn.Sequential(
-            _block(in_leads, w, 7, True),
-            _block(w, 2 * w, 5, True),
-            _block(2 * w, 2 * w, 5, True),
-        )
+        self.features = _front_end(in_leads, w)
         self.gru = nn.GRU(2 * w, hidden, batch_first=True)
-        n_feat = hidden
-        self.rr = _RRBranch(n_rr, 2 * w) if self.uses_rr else None
-        if self.rr is not None:
-            n_feat += 2 * w
-        self.head = _Head(n_feat, n_classes, 2 * w, dropout)
+        self._fuse_and_head(hidden, n_classes, self.uses_rr, n_rr, w, dropout)
 
-    def forward(self, x: torch.Tensor, rr: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
         h = self.features(x).transpose(1, 2)  # (batch, time, channels)
         _, last = self.gru(h)
-        z = last[-1]
-        if self.rr is not None:
-            if rr is None:
-                raise ValueError("this model needs the RR features")
-            z = torch.cat([z, self.rr(rr)], dim=1)
-        return self.head(z)
+        return last[-1]
 
 
 def count_macs(model: nn.Module, x: torch.Tensor, rr: torch.Tensor | None = None) -> int:

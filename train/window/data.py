@@ -2,7 +2,9 @@
 
 Waveforms come from :mod:`train.data.ptbxl`; every record is conditioned with
 :func:`edge_runtime.windowing.condition` (the filter the device runs) and cached as one
-``.npz`` under ``runs/`` (gitignored) so that the dozens of study runs do not re-read WFDB.
+``.npz`` under ``runs/`` (gitignored) so that the dozens of study runs do not re-read WFDB;
+the key includes the source of the conditioning code (:data:`WINDOW_SOURCES`), so a DSP change
+is never served stale waveforms.
 Per-lead normalisation is fitted on the *training* split only and goes into the model card.
 
 Split: strat_fold 1-8 train, 9 validation, 10 test; :func:`make_split` asserts that no
@@ -18,12 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.provenance import code_key, ids_hash
 from edge_runtime.windowing import DEFAULT_FILTER, condition
 from train.data import ptbxl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / "runs" / "window_cache"
 TASKS = ("hyp", "findings6", "super5")
+#: Modules whose code the cached conditioned waveforms are derived from.
+WINDOW_SOURCES: tuple[str, ...] = (
+    "edge_runtime.dsp",
+    "edge_runtime.windowing",
+    "train.data.ptbxl",
+    "train.window.data",
+)
 # Lead subsets for wearables (see README issue-6 for the choice of V1 over V5).
 LEAD_SETS: dict[str, tuple[str, ...]] = {
     "12": ptbxl.LEADS,
@@ -43,15 +53,19 @@ class Conditioned:
     filt: dict
 
 
+def cache_key(ecg_ids: list[int], sources: tuple[str, ...] = WINDOW_SOURCES) -> str:
+    """Key of the conditioned-waveform cache: filter, record ids and the code of ``sources``."""
+    blob = json.dumps([DEFAULT_FILTER, ecg_ids, code_key(sources)])
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
 def load_conditioned(data_dir: str | Path | None = None, use_cache: bool = True) -> Conditioned:
     """Load + condition every available 100 Hz record, caching the result."""
     meta_all = ptbxl.load_metadata(data_dir)
     have = ptbxl.available_mask(meta_all, data_dir, 100)
     meta = meta_all.subset(have)
     n_missing = int((~have).sum())
-    key = hashlib.sha1(
-        json.dumps([DEFAULT_FILTER, meta.ecg_id.tolist()]).encode()
-    ).hexdigest()[:12]
+    key = cache_key(meta.ecg_id.tolist())
     cache = CACHE_DIR / f"ptbxl100_{key}.npz"
     if use_cache and cache.is_file():
         x = np.load(cache)["x"]
@@ -122,11 +136,6 @@ def assert_patient_disjoint(meta: ptbxl.PtbxlMeta, split: dict[str, np.ndarray])
         for b in names[i + 1 :]:
             shared = pats[a] & pats[b]
             assert not shared, f"patients in both {a} and {b}: {sorted(shared)[:5]}"
-
-
-def ids_hash(ids: np.ndarray) -> str:
-    """Short stable hash of a list of ecg_ids (goes into every report and card)."""
-    return hashlib.sha1(",".join(str(int(i)) for i in sorted(ids)).encode()).hexdigest()[:16]
 
 
 def build_task(cond: Conditioned, task: str, lead_set: str = "12") -> TaskData:

@@ -41,15 +41,12 @@ def evaluate_checkpoint(ckpt_path: Path, split: str = "test", data_dir=None,
                         figures: Path | None = None, n_saliency: int = 2, n_boot: int = 1000,
                         seed: int = 0) -> dict:
     """Metrics (+ figures) of one saved checkpoint on fold 9 ('val') or 10 ('test')."""
-    from train.models import build
+    from train.checkpoint import load_checkpoint
     from train.window import metrics as M
     from train.window.data import build_task, load_conditioned
 
-    ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    card = ck["card"]
-    model = build(ck["arch"], **ck["arch_kwargs"])
-    model.load_state_dict(ck["state_dict"])
-    model.eval()
+    ck = load_checkpoint(ckpt_path, validate=False)  # super5 is a training-only task
+    card, model = ck.card, ck.model
     cond = load_conditioned(data_dir)
     td = build_task(cond, card["task"], "12")
     li = [td.leads.index(lead) for lead in card["leads"]]

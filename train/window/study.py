@@ -32,6 +32,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from train.checkpoint import read_checkpoint
 from train.window.data import REPO_ROOT, load_conditioned
 from train.window.train import TrainConfig, public, run, save_checkpoint, write_json
 
@@ -175,7 +176,7 @@ def part_headline(R: Runner, seeds: list[int], command: str) -> dict:
         dest = CKPT_DIR / f"{task}.pt"
         shutil.copyfile(RUN_DIR / f"{best['run_key']}.pt", dest)
         # fix the card's command to the study command that chose it
-        ck = torch.load(dest, map_location="cpu", weights_only=False)
+        ck = read_checkpoint(dest)
         ck["card"]["training"]["selection"] = (
             f"arch with best mean validation AUROC over seeds {seeds}; its best-validation seed")
         torch.save(ck, dest)

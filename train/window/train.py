@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import json
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,8 +22,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from edge_runtime.provenance import provenance
 from edge_runtime.windowing import WINDOW_FS, WINDOW_SECONDS, fit_normalisation, normalise
 from train import losses
+from train.checkpoint import read_checkpoint
+from train.checkpoint import save_checkpoint as _save_checkpoint
 from train.models import build
 from train.models.complexity import count_params
 from train.models.window_cnn import count_macs
@@ -139,16 +141,6 @@ def _macro_auroc(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-            cwd=Path(__file__).resolve().parents[2], check=False,
-        ).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
 # --------------------------------------------------------------------------- one run
 def run(cfg: TrainConfig, cond: Conditioned, quiet: bool = False) -> tuple[nn.Module, dict]:
     """Train + validate (+ test once) one config; returns (best model, report dict)."""
@@ -172,7 +164,7 @@ def run(cfg: TrainConfig, cond: Conditioned, quiet: bool = False) -> tuple[nn.Mo
     kwargs = {"n_leads": len(data.leads), "n_classes": len(data.classes), **cfg.arch_kwargs}
     model = build(cfg.arch, **kwargs)
     if cfg.init:
-        ck = torch.load(cfg.init, map_location="cpu", weights_only=False)
+        ck = read_checkpoint(cfg.init)
         state = {k: v for k, v in ck["state_dict"].items() if not k.startswith("head.")}
         missing, _ = model.load_state_dict(state, strict=False)
         assert all(k.startswith("head.") for k in missing), missing
@@ -304,7 +296,7 @@ def model_card(cfg: TrainConfig, report: dict, command: str) -> dict:
         "metrics": {k: report["test"][k] for k in ("macro_auroc", "screening", "balanced")}
         if "test" in report else {},
         "model": report["model"],
-        "git_commit": git_commit(),
+        **provenance(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -313,10 +305,7 @@ def save_checkpoint(model: nn.Module, cfg: TrainConfig, report: dict, path: Path
                     command: str) -> dict:
     """Write ``{"arch", "arch_kwargs", "state_dict", "card"}`` (the shared contract)."""
     card = model_card(cfg, report, command)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"arch": cfg.arch, "arch_kwargs": report["_state"]["kwargs"],
-                "state_dict": model.state_dict(), "card": card}, path)
+    _save_checkpoint(path, cfg.arch, report["_state"]["kwargs"], model, card)
     return card
 
 
