@@ -14,9 +14,9 @@ blocks, so the result does not depend on how the stream was cut):
 * ``noise``: RMS of the content above 40 Hz (EMG, electrode-motion spikes; the ECG itself
   has little there) above ``noise_hf_mv``.
 * ``saturation``: the signal stuck at the window's extreme value (identical consecutive
-  samples) for ``clip_s`` or longer while the window has a real excursion (a clipped ADC),
-  or for ``stuck_s`` whatever the excursion (pinned at a rail: even a real asystole trace
-  has noise in its last bits).
+  samples) for ``clip_s`` or longer while the window has a real excursion: a clipped ADC.
+  A signal pinned at one value for a whole window is ``flat`` (the rail is not known here;
+  a device reports its own saturation in its frame status).
 * ``baseline_step``: the baseline (median of ``window_s / 4`` sub-blocks, robust to the QRS)
   moved more than ``step_mv`` between sub-blocks half a second apart.
 * ``lead_off``: the device's lead-off flag was set during the window.
@@ -51,7 +51,6 @@ class QualityConfig:
     flat_mv: float = 0.05  # peak-to-peak below this: a flat line
     clip_s: float = 0.06  # stuck at an extreme for this long: saturation
     clip_min_p2p_mv: float = 0.3  # ... in a window with at least this excursion
-    stuck_s: float = 0.5  # identical samples this long: pinned (no real ECG is that still)
     step_mv: float = 1.5  # baseline moved this much within 0.5 s: a step
 
 
@@ -70,7 +69,6 @@ class LeadQualityStage:
         self._sub = self._per // 4
         self._lag = max(1, int(round(0.5 * self.fs / self._sub)))  # sub-blocks in 0.5 s
         self._clip_n = max(2, int(round(cfg.clip_s * self.fs)))
-        self._stuck_n = max(2, int(round(cfg.stuck_s * self.fs)))
         self._buf = np.zeros((self._per, nl))
         self._hfbuf = np.zeros((self._per, nl))
         self._count = 0
@@ -134,8 +132,7 @@ class LeadQualityStage:
                 flags.append("lead_off")
             if hf[j] > cfg.noise_hf_mv:
                 flags.append("noise")
-            if clip[j] >= self._stuck_n or (clip[j] >= self._clip_n
-                                            and p2p[j] >= cfg.clip_min_p2p_mv):
+            if clip[j] >= self._clip_n and p2p[j] >= cfg.clip_min_p2p_mv:
                 flags.append("saturation")
             if step[j] > cfg.step_mv:
                 flags.append("baseline_step")
