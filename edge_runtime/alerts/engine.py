@@ -19,8 +19,9 @@ Per input event the engine calls the rules' hooks in registry order:
   ``on_tick`` for the held conditions (lead-off, noisy signal).
 * :class:`LeadBeat`, :class:`QualityEvent`: kept as multi-lead evidence
   (:mod:`.evidence`): absence rules ask it whether another usable lead saw beats, and while
-  the detection lead is unusable every arrhythmia onset is held back (counted in the active
-  ``noisy_signal`` / ``lead_off`` alarm's evidence as ``held``).
+  the detection lead is unusable (and ``quality_hold_s`` after), or the ``noisy_signal``
+  alarm is on, every arrhythmia onset is held back (counted in the active ``noisy_signal`` /
+  ``lead_off`` alarm's evidence as ``held``).
 """
 
 from __future__ import annotations
@@ -139,7 +140,8 @@ class AlertEngine:
         """Raise alert ``kind`` (None if one is already active); severity from its rule."""
         if kind in self.active:
             return None
-        if kind.split(":")[0] not in _NOT_HELD and self.evidence.arrhythmia_held(self.now):
+        if kind.split(":")[0] not in _NOT_HELD and (
+                "noisy_signal" in self.active or self.evidence.arrhythmia_held(self.now)):
             self._hold(kind)
             return None
         alert = self._new_alert(kind, float(start_s), evidence, severity)
