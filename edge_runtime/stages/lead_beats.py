@@ -39,7 +39,7 @@ class LeadBeatStage:
         # raw history long enough for the oldest beat a detector may still report
         hist = int((max((d.max_delay_s for d in self.detectors.values()), default=0) + 1.0)
                    * self.fs)
-        self._piece = max(1, int(2 * self.fs))
+        self._piece = max(1, int(10 * self.fs))
         self.raw = RingBuffer(hist + self._piece, n_leads)
         self.half = max(1, int(round(half_s * self.fs)))
         self.min_mv, self.rel = float(min_mv), float(rel)

@@ -115,14 +115,13 @@ class LeadQualityStage:
         p2p = x.max(axis=0) - x.min(axis=0)
         hf = np.sqrt(np.mean(self._hfbuf ** 2, axis=0))
         sub = self._sub
-        for k in range(4):
-            self._medians.append(np.median(x[k * sub:(k + 1) * sub], axis=0))
+        self._medians.extend(np.median(x[:4 * sub].reshape(4, sub, -1), axis=1))
         keep = 4 + self._lag
         del self._medians[:-keep]
         med = np.asarray(self._medians)
         step = (np.abs(med[self._lag:] - med[:-self._lag]).max(axis=0)
                 if len(med) > self._lag else np.zeros(x.shape[1]))
-        clip = _stuck_at_extreme(x)
+        clip = _stuck_at_extreme(x, self._clip_n)
         end_s = key / self.fs
         start_s = end_s - self._per / self.fs
         leads = []
@@ -154,14 +153,15 @@ class LeadQualityStage:
         return out
 
 
-def _stuck_at_extreme(x: np.ndarray) -> np.ndarray:
-    """Per lead: the longest run of identical consecutive samples at the window's max or min."""
+def _stuck_at_extreme(x: np.ndarray, at_least: int) -> np.ndarray:
+    """Per lead: the longest run of identical consecutive samples at the window's max or min
+    (0 where fewer than ``at_least`` samples sit there at all: the common, cheap case)."""
     out = np.zeros(x.shape[1], np.int64)
     for j in range(x.shape[1]):
         col = x[:, j]
         for ext in (col.max(), col.min()):
             at = col == ext
-            if at.sum() < 2:
+            if np.count_nonzero(at) < at_least:
                 continue
             # longest run of True in `at`
             d = np.diff(np.concatenate(([0], at.view(np.int8), [0])))
