@@ -238,3 +238,13 @@ def test_a_flapping_held_condition_raises_at_most_one_onset_per_10_s(kind):
         t = end
     onsets = [u.time_s for u in ups if u.action == "onset" and u.alert.type == kind]
     assert len(onsets) >= 3 and np.all(np.diff(onsets) >= 10.0)
+
+
+def test_a_user_config_with_the_old_noise_rule_gets_the_new_name(tmp_path):
+    from edge_runtime.alerts import load_config
+    from edge_runtime.errors import EcgEdgeError
+
+    f = tmp_path / "old.toml"
+    f.write_text("[rules.noise]\nonset_s = 2.0\n")
+    with pytest.raises(EcgEdgeError, match="rule 'noise' is now 'noisy_signal'"):
+        load_config(f)

@@ -21,6 +21,9 @@ from edge_runtime.resources import config_path
 
 DEFAULT_CONFIG_PATH = config_path("alerts.toml")  # package data (importlib.resources)
 
+#: rules that were renamed: a user config naming the old one gets a message naming the new
+RENAMED = {"noise": "noisy_signal"}
+
 #: ``[engine]`` keys: optional, these defaults apply when a config dict leaves them out
 ENGINE_DEFAULTS: dict[str, Any] = {"hr_beats": 8, "device_id": "ecgedge-0",
                                    "quality_hold_s": 5.0}
@@ -66,6 +69,9 @@ def load_config(path: str | Path | None = None) -> dict:
                 cfg["engine"][key] = val
             continue
         for rule, params in body.items():
+            if rule in RENAMED:
+                raise EcgEdgeError(f"alert config {path}: rule '{rule}' is now "
+                                   f"'{RENAMED[rule]}' ([rules.{RENAMED[rule]}])")
             if rule not in cfg["rules"]:
                 known = ", ".join(sorted(cfg["rules"]))
                 raise EcgEdgeError(
