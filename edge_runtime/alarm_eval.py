@@ -65,7 +65,7 @@ ALARM_REFERENCE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "bigeminy": (("B",), ("B",)),
     "trigeminy": (("T",), ("T",)),
     "pvc_rate": (("pvc_rate",), ("pvc_rate",)),
-    "noise": (("noise",), ("noise",)),
+    "noisy_signal": (("noise",), ("noise",)),
 }
 #: alarm types about the heart (not technical): every one of them during added noise is false
 ARRHYTHMIA_TYPES = ("asystole", "pause", "bradycardia", "tachycardia", "vt", "vf", "svt",
@@ -313,14 +313,15 @@ def merge_lethal(episodes: Sequence[Episode]) -> list[Episode]:
 def noise_alarms(alarms: Sequence[Alarm], mask_spans: Sequence[tuple[float, float]],
                  tol: float = 5.0) -> dict:
     """Alarms raised while noise was on (``[start, end + tol]`` of a noise span), by type and
-    severity, and the fraction of noise time covered by the ``noise`` technical alarm."""
+    severity, and the fraction of noise time covered by the ``noisy_signal`` technical alarm
+    (called ``noise`` before the per-lead quality index)."""
     by: dict[str, int] = {}
     for a in alarms:
         if any(s <= a.t <= e + tol for s, e in mask_spans):
             key = f"{a.type}:{a.severity}"
             by[key] = by.get(key, 0) + 1
     noise_time = sum(e - s for s, e in mask_spans)
-    tech = [(a.start_s, a.end_s) for a in alarms if a.type == "noise"]
+    tech = [(a.start_s, a.end_s) for a in alarms if a.type in ("noisy_signal", "noise")]
     covered = sum(_overlap(sp, tech) for sp in mask_spans)
     return {"by_type": dict(sorted(by.items())), "noise_s": noise_time,
             "noise_alarm_covered_s": covered}

@@ -17,15 +17,24 @@ import heapq
 from collections.abc import Iterator
 from typing import Any, Final
 
-from edge_runtime.alerts import BeatEvent, BeatLabel, RhythmEvent, TechnicalEvent, Tick, WindowEvent
+from edge_runtime.alerts import (
+    BeatEvent,
+    BeatLabel,
+    LeadBeat,
+    QualityEvent,
+    RhythmEvent,
+    TechnicalEvent,
+    Tick,
+    WindowEvent,
+)
 from edge_runtime.dsp import StreamingResampler
 
 __all__ = ["EventQueue", "TICK", "needed_inputs"]
 
-#: Order of events with the same key: beats first, then labels, windows and rhythm analyses,
-#: technical, ticks.
-PRIORITY: dict[type, int] = {BeatEvent: 0, BeatLabel: 1, WindowEvent: 2, RhythmEvent: 2,
-                             TechnicalEvent: 3, Tick: 4}
+#: Order of events with the same key: beats (and other leads' beats) first, then labels,
+#: windows and rhythm analyses, quality and technical, ticks.
+PRIORITY: dict[type, int] = {BeatEvent: 0, LeadBeat: 0, BeatLabel: 1, WindowEvent: 2,
+                             RhythmEvent: 2, QualityEvent: 3, TechnicalEvent: 3, Tick: 4}
 
 #: What :meth:`EventQueue.release` yields when a tick is due (ticks are implicit, not queued).
 TICK: Final = object()

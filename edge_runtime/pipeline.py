@@ -6,7 +6,9 @@ Composition (each stage a plain object with ``push``, one module each):
 :class:`~edge_runtime.stages.beat.BeatStage` (beat windows + RR features -> beat model,
 batched per block) and :class:`~edge_runtime.stages.window.WindowStage` (sliding 10 s
 multi-lead window, resampled to the card's rate, window model),
-:class:`~edge_runtime.stages.quality.NoiseMonitor` and :class:`~edge_runtime.stages.vf.VfStage`
+:class:`~edge_runtime.stages.quality.LeadQualityStage` (a quality index per lead per second),
+:class:`~edge_runtime.stages.lead_beats.LeadBeatStage` (every other lead's own beats, as
+evidence against false absence alarms) and :class:`~edge_runtime.stages.vf.VfStage`
 (beat-independent VF/flutter analysis of the detector lead) ``->``
 :class:`~edge_runtime.events.EventQueue` (keyed: released in key order, so offline run ==
 live replay) ``-> AlertEngine -> sinks``. Cards are checked against the stream by
@@ -39,7 +41,8 @@ from edge_runtime.outputs import OUTPUT_ALARMS, Outputs
 from edge_runtime.stages import clock
 from edge_runtime.stages.beat import BeatStage, Labelled, UnlabelledBeats
 from edge_runtime.stages.clock import set_stage_clock
-from edge_runtime.stages.quality import NoiseMonitor
+from edge_runtime.stages.lead_beats import LeadBeatStage
+from edge_runtime.stages.quality import LeadQualityStage, QualityConfig
 from edge_runtime.stages.vf import VfStage
 from edge_runtime.stages.window import WindowStage
 
@@ -58,6 +61,8 @@ class PipelineConfig:
     noise_hf_mv: float = 0.12  # RMS above 40 Hz over 1 s counted as noise
     vf_window_s: float = 4.0   # VF/flutter analysis window on the detector lead ...
     vf_hop_s: float = 1.0      # ... analysed this often (edge_runtime.stages.vf)
+    quality: QualityConfig | None = None  # per-lead quality thresholds (None: defaults)
+    lead_evidence: bool = True  # run a detector on every other lead (absence-alarm evidence)
     strip_before_s: float = 10.0
     strip_after_s: float = 5.0
     max_gap_fill_s: float = 60.0
@@ -122,7 +127,10 @@ class Pipeline:
         self.detector = StreamingDetector(self.fs)
         self.raw = RingBuffer(int(self.fs * (self.cfg.strip_before_s + self.cfg.strip_after_s
                                              + 30)), self.n_leads, np.float32)
-        self.quality = NoiseMonitor(self.fs, self.cfg.noise_hf_mv)
+        qcfg = self.cfg.quality or QualityConfig(noise_hf_mv=self.cfg.noise_hf_mv)
+        self.quality = LeadQualityStage(self.fs, self.leads, det, qcfg)
+        self.lead_beats = (LeadBeatStage(self.fs, self.n_leads, det)
+                           if self.cfg.lead_evidence and self.n_leads > 1 else None)
         self.vf = VfStage(self.fs, self.cfg.vf_window_s, self.cfg.vf_hop_s)
         self._lead_off = np.zeros(self.n_leads, bool)
         self.n = 0  # samples received (incl. gap fill)
@@ -258,6 +266,9 @@ class Pipeline:
         t0 = clock.now()
         self.raw.push(x.astype(np.float32))
         beats = self.detector.push(x[:, self.det_lead])
+        if self.lead_beats is not None:
+            for key, lb in self.lead_beats.push(x):
+                self.queue.put(key, lb)
         t1 = clock.now()
         self.stage_seconds["detector"] += t1 - t0
         decided = self._register(beats, [b.decided_at + 1 for b in beats])
@@ -277,8 +288,8 @@ class Pipeline:
             self.quality.skip(x.shape[0])
             self.vf.skip(x.shape[0])
         else:
-            for key, ev in self.quality.push(x[:, self.det_lead]):
-                self.queue.put(key, ev)
+            for key, qev in self.quality.push(x, self._lead_off):
+                self.queue.put(key, qev)
             for key, ev in self.vf.push(x[:, self.det_lead]):
                 self.queue.put(key, ev)
         self.n += x.shape[0]
@@ -371,6 +382,9 @@ class Pipeline:
         beats = self.detector.flush()
         decided = self._register(beats, [self.n] * len(beats))
         self._record_labels(self._labeller.flush(decided))
+        if self.lead_beats is not None:
+            for key, lb in self.lead_beats.flush(self.n):
+                self.queue.put(key, lb)
         self._release(out)
         for u in self.engine.finish(self.n / self.fs):
             out.append(self._alert(u))

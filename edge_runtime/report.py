@@ -110,7 +110,11 @@ def summarise_journal(records: list[dict]) -> dict:
     sessions = [r for r in records if r.get("event") == "session" and r.get("action") == "start"]
     eps = _episodes(records)
     hrs = [s["hr_bpm"] for s in status if s.get("hr_bpm") is not None]
-    gaps = [e for e in eps if e["type"] == "data_gap"]
+    # a data_gap alarm is one episode of gaps; its latest record holds the running counts
+    gap_ev: dict[str, dict] = {}
+    for r in records:
+        if r.get("event") == "alert" and r.get("type") == "data_gap":
+            gap_ev[r["id"]] = r.get("evidence", {})
     return {
         "sessions": len(sessions),
         "source": sessions[-1].get("source") if sessions else None,
@@ -122,10 +126,9 @@ def summarise_journal(records: list[dict]) -> dict:
         "hr_trend": [(s["time_s"], s.get("hr_bpm")) for s in status][:: max(1, len(status) // 60)],
         "alerts": eps,
         "alert_counts": dict(sorted(Counter(e["type"] for e in eps).items())),
-        "gaps": len(gaps),
-        "lost_samples": int(sum(r.get("evidence", {}).get("lost", 0) for r in records
-                                if r.get("event") == "alert" and r.get("type") == "data_gap"
-                                and r.get("action") == "onset")),
+        "gaps": int(sum(ev.get("gaps", 1) for ev in gap_ev.values())),
+        "lost_samples": int(sum(ev.get("lost_total", ev.get("lost", 0))
+                                for ev in gap_ev.values())),
         "_samples": samples,
         "_labels": labels,
     }

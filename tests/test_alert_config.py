@@ -84,8 +84,8 @@ def test_engine_checks_a_config_dict_it_is_given():
     with pytest.raises(EcgEdgeError, match=r"rules\.pause\.clear_s is missing"):
         AlertEngine(bad)
     bad = copy.deepcopy(cfg)
-    del bad["rules"]["noise"]
-    with pytest.raises(EcgEdgeError, match=r"\[rules\.noise\] is missing"):
+    del bad["rules"]["noisy_signal"]
+    with pytest.raises(EcgEdgeError, match=r"\[rules\.noisy_signal\] is missing"):
         AlertEngine(bad)
     bad = copy.deepcopy(cfg)
     bad["rules"]["pvc_rate"]["per_minute"] = math.inf

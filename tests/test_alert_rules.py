@@ -59,7 +59,7 @@ def test_registry_matches_the_shipped_config_and_builds_each_rule_alone():
     cfg = load_config()
     assert list(RULES) == ["asystole", "vf", "pause", "bradycardia", "tachycardia", "vt", "svt",
                            "bigeminy", "trigeminy", "pvc_rate", "af", "finding", "lead_off",
-                           "noise", "signal_loss", "disconnect", "data_gap"]
+                           "noisy_signal", "signal_loss", "disconnect", "data_gap"]
     assert set(RULES) == set(cfg["rules"])
     # technical events are routed to the rule of the same name
     assert {n for n, c in RULES.items() if "on_technical" in c.hooks()} == set(TECHNICAL_KINDS)
@@ -208,7 +208,7 @@ def test_finding_alone():
     assert ups[0].alert.id.endswith("finding-MI") and ups[1].alert.end_s == 10
 
 
-@pytest.mark.parametrize("name", ["lead_off", "noise"])
+@pytest.mark.parametrize("name", ["lead_off", "noisy_signal"])
 def test_held_technical_conditions_alone(name):
     eng = alone(name, onset_s=1.0, offset_s=2.0)
     ups = eng.push([TechnicalEvent(name, True, 5.0, {"leads": ["MLII"]})])
@@ -222,20 +222,27 @@ def test_held_technical_conditions_alone(name):
 
 @pytest.mark.parametrize("name", ["signal_loss", "disconnect"])
 def test_device_conditions_alone(name):
-    eng = alone(name)
+    eng = alone(name, clear_s=10.0)
     ups = eng.push([TechnicalEvent(name, True, 3.0, {"port": "x"})])
     ups += eng.push([TechnicalEvent(name, False, 9.0, {"bytes": 0})])
+    assert acts(ups) == [("onset", name)]  # open until clear for clear_s
+    assert not eng.technical_active()  # back: asystole is judged again at once
+    ups += feed(eng, ticks(9.0, 19.5))
     assert acts(ups) == [("onset", name), ("end", name)]
-    assert ups[0].alert.severity == "technical" and ups[1].alert.evidence["bytes"] == 0
+    a = ups[1].alert
+    assert a.severity == "technical" and a.end_s == 9.0 and a.evidence["count"] == 1
+    assert a.evidence["last_clear"] == {"bytes": 0}
 
 
-def test_data_gap_alone_is_instantaneous_and_respects_min_samples():
-    eng = alone("data_gap", min_samples=10)
+def test_data_gap_alone_is_one_episode_and_respects_min_samples():
+    eng = alone("data_gap", min_samples=10, clear_s=10.0)
     assert eng.push([TechnicalEvent("data_gap", True, 2.0, {"lost": 5, "end_s": 2.1})]) == []
     ups = eng.push([TechnicalEvent("data_gap", True, 4.0, {"lost": 36, "end_s": 4.1})])
-    assert acts(ups) == [("onset", "data_gap"), ("end", "data_gap")]
-    assert ups[0].alert.end_s == 4.1 and not eng.active
+    assert acts(ups) == [("onset", "data_gap")]
     assert eng.asystole_ref == 4.1 and list(eng.gaps) == [(4.0, 4.1)]
+    ups = feed(eng, ticks(4.1, 14.3))
+    assert acts(ups) == [("end", "data_gap")] and ups[0].alert.end_s == 4.1
+    assert ups[0].alert.evidence["gaps"] == 1 and ups[0].alert.evidence["lost_total"] == 36
 
 
 def test_a_disabled_rule_is_not_built_and_ignores_its_events():

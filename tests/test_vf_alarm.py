@@ -142,10 +142,10 @@ def test_svt_and_vt_held_inside_vf():
 
 
 def test_svt_held_in_noise_and_when_the_run_is_irregular():
-    eng = AlertEngine(rules=[make_rule("noise"), make_rule("svt")])
-    eng.push([TechnicalEvent("noise", True, 0.0)])
-    eng.push([TechnicalEvent("noise", True, 3.5)])  # onset after onset_s = 3 s
-    assert "noise" in eng.active
+    eng = AlertEngine(rules=[make_rule("noisy_signal"), make_rule("svt")])
+    eng.push([TechnicalEvent("noisy_signal", True, 0.0)])
+    eng.push([TechnicalEvent("noisy_signal", True, 3.5)])  # onset after onset_s = 2 s
+    assert "noisy_signal" in eng.active
     ups = _labelled(eng, [4.0 + 0.35 * k for k in range(6)], "S")
     assert not [u for u in ups if u.alert.type == "svt"]
     assert eng.rules["svt"].held["noise"] > 0

@@ -21,9 +21,12 @@ from edge_runtime.resources import config_path
 
 DEFAULT_CONFIG_PATH = config_path("alerts.toml")  # package data (importlib.resources)
 
+#: rules that were renamed: a user config naming the old one gets a message naming the new
+RENAMED = {"noise": "noisy_signal"}
+
 #: ``[engine]`` keys: optional, these defaults apply when a config dict leaves them out
 ENGINE_DEFAULTS: dict[str, Any] = {"hr_beats": 8, "hr_window_s": 10.0, "hr_reject_early": True,
-                                   "device_id": "ecgedge-0"}
+                                   "device_id": "ecgedge-0", "quality_hold_s": 5.0}
 ENGINE_PARAMS: dict[str, Param] = {
     "hr_beats": integer(1, 1000, doc="heart rate = 60 / mean of the last N RR intervals "
                         "(an even number of them: see edge_runtime.hr_meter)"),
@@ -31,6 +34,8 @@ ENGINE_PARAMS: dict[str, Param] = {
     "hr_reject_early": flag(doc="leave out of the rate a detection that splits one RR "
                             "interval in two (a T wave or artefact counted as a beat)"),
     "device_id": text(doc="device id written into every alert"),
+    "quality_hold_s": number(0.0, doc="arrhythmia alarms held this long after the detection "
+                                     "lead was last unusable"),
 }
 
 
@@ -68,6 +73,9 @@ def load_config(path: str | Path | None = None) -> dict:
                 cfg["engine"][key] = val
             continue
         for rule, params in body.items():
+            if rule in RENAMED:
+                raise EcgEdgeError(f"alert config {path}: rule '{rule}' is now "
+                                   f"'{RENAMED[rule]}' ([rules.{RENAMED[rule]}])")
             if rule not in cfg["rules"]:
                 known = ", ".join(sorted(cfg["rules"]))
                 raise EcgEdgeError(

@@ -17,7 +17,12 @@ Per input event the engine calls the rules' hooks in registry order:
 * :class:`WindowEvent`: ``on_window``.
 * :class:`RhythmEvent`: ``on_rhythm`` (beat-independent VF analysis).
 * :class:`TechnicalEvent`: ``on_technical`` of the rule named by its ``kind``, then
-  ``on_tick`` for the held conditions (lead-off, noise).
+  ``on_tick`` for the held conditions (lead-off, noisy signal).
+* :class:`LeadBeat`, :class:`QualityEvent`: kept as multi-lead evidence
+  (:mod:`.evidence`): absence rules ask it whether another usable lead saw beats, and while
+  the detection lead is unusable (and ``quality_hold_s`` after), or the ``noisy_signal``
+  alarm is on, every arrhythmia onset is held back (counted in the active ``noisy_signal`` /
+  ``lead_off`` alarm's evidence as ``held``).
 """
 
 from __future__ import annotations
@@ -36,13 +41,19 @@ from edge_runtime.alerts.events import (
     AlertUpdate,
     BeatEvent,
     BeatLabel,
+    LeadBeat,
+    QualityEvent,
     RhythmEvent,
     TechnicalEvent,
     Tick,
     WindowEvent,
 )
+from edge_runtime.alerts.evidence import Evidence
 from edge_runtime.alerts.rules import Rule, build_rules
 from edge_runtime.hr_meter import HeartRateMeter
+
+#: alerts never held back by bad signal quality (absence rules weigh the evidence themselves)
+_NOT_HELD = frozenset(TECHNICAL_KINDS) | {"asystole", "pause"}
 
 
 class AlertEngine:
@@ -85,6 +96,7 @@ class AlertEngine:
         self.gaps: deque[tuple[float, float]] = deque()  # recent data gaps (start, end) s
         self.asystole_ref = 0.0  # no-beat clock: last beat, or end of a gap/technical alarm
         self.vf_seen_s: float | None = None  # end of the latest VF-like analysis window
+        self.evidence = Evidence(float(eng["quality_hold_s"]))
 
     @classmethod
     def from_toml(cls, path: str | Path | None = None, device_id: str | None = None):
@@ -103,12 +115,11 @@ class AlertEngine:
         return self.vf_seen_s is not None and self.now - self.vf_seen_s <= hold_s
 
     def signal_unusable(self) -> bool:
-        """The evidence cannot support an arrhythmia alarm now (noise, lead-off, ...).
-
-        Hook for signal-quality gating: today the ``noise`` and ``lead_off`` technical alarms;
-        a multi-lead quality index can answer here instead without touching the rules.
-        """
-        return "noise" in self.active or "lead_off" in self.active
+        """The evidence cannot support an arrhythmia alarm now: the ``noisy_signal`` or
+        ``lead_off`` technical alarm is on, or the detection lead's quality index says it is
+        unusable (or was, within the settle time: :meth:`Evidence.arrhythmia_held`)."""
+        return ("noisy_signal" in self.active or "lead_off" in self.active
+                or self.evidence.arrhythmia_held(self.now))
 
     def technical_active(self) -> bool:
         """A technical condition says the signal shows nothing about the heart now."""
@@ -146,10 +157,22 @@ class AlertEngine:
         """Raise alert ``kind`` (None if one is already active); severity from its rule."""
         if kind in self.active:
             return None
+        if kind.split(":")[0] not in _NOT_HELD and (
+                "noisy_signal" in self.active or self.evidence.arrhythmia_held(self.now)):
+            self._hold(kind)
+            return None
         alert = self._new_alert(kind, float(start_s), evidence, severity)
         self.active[kind] = alert
         self._out.append(AlertUpdate("onset", self.now, alert))
         return alert
+
+    def _hold(self, kind: str) -> None:
+        """The detection lead is unusable: count the held onset where the staff can see it."""
+        self.evidence.hold(kind)
+        for tech in ("noisy_signal", "lead_off"):
+            if tech in self.active:
+                held = self.active[tech].evidence.setdefault("held", {})
+                held[kind] = held.get(kind, 0) + 1
 
     def escalate(self, kind: str, severity: str, evidence: dict) -> None:
         """Raise an active alert's severity in place (never lowers it)."""
@@ -206,6 +229,11 @@ class AlertEngine:
             elif isinstance(ev, TechnicalEvent):
                 self.now = max(self.now, ev.time_s)
                 self._on_technical(ev)
+            elif isinstance(ev, LeadBeat):
+                self.evidence.on_beat(ev)
+            elif isinstance(ev, QualityEvent):
+                self.now = max(self.now, ev.end_s)
+                self.evidence.on_quality(ev)
             else:
                 raise TypeError(f"AlertEngine cannot handle {type(ev).__name__}")
         return self._take()

@@ -3,8 +3,9 @@
 Inputs come from the pipeline stages before the engine: :class:`BeatEvent` (one per detected
 beat), :class:`BeatLabel` (the beat model's class, known a beat later), :class:`WindowEvent`
 (window-model probabilities), :class:`RhythmEvent` (beat-independent VF analysis),
-:class:`TechnicalEvent` (lead-off, data gap, disconnect, noise,
-signal loss) and :class:`Tick` (signal time has advanced). Outputs are :class:`Alert` episodes
+:class:`TechnicalEvent` (lead-off, data gap, disconnect, noisy signal, signal loss), the
+multi-lead evidence (:class:`LeadBeat`, :class:`QualityEvent`) and
+:class:`Tick` (signal time has advanced). Outputs are :class:`Alert` episodes
 whose life is reported as :class:`AlertUpdate` records (``onset``, ``escalate``, ``end``).
 All times are seconds of signal time (sample index / fs), never the wall clock.
 """
@@ -19,7 +20,7 @@ import numpy as np
 #: Alert severities, lowest first: an escalation only ever moves an alert up this list.
 SEVERITIES: tuple[str, ...] = ("technical", "advisory", "warning", "crisis")
 #: The ``kind`` values a :class:`TechnicalEvent` may carry (each is also a rule's name).
-TECHNICAL_KINDS = ("lead_off", "signal_loss", "noise", "disconnect", "data_gap")
+TECHNICAL_KINDS = ("lead_off", "signal_loss", "noisy_signal", "disconnect", "data_gap")
 
 
 # --------------------------------------------------------------------------- input events
@@ -78,6 +79,47 @@ class TechnicalEvent:
     active: bool
     time_s: float
     detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LeadBeat:
+    """A beat seen on lead ``lead`` (index) by that lead's own detector: evidence only.
+
+    The alert rules run on the detection lead's beats; the other leads' beats are used only
+    to refuse an absence (asystole, pause, bradycardia) that another lead contradicts.
+    """
+
+    lead: int
+    time_s: float
+
+
+@dataclass(frozen=True)
+class LeadQualityIndex:
+    """One lead's quality over one window (see :mod:`edge_runtime.stages.quality`)."""
+
+    lead: str
+    usable: bool
+    flags: tuple[str, ...]  # lead_off, noise, saturation, baseline_step, flat
+    p2p_mv: float
+    hf_rms_mv: float
+    step_mv: float
+    clipped_s: float
+
+    def to_dict(self) -> dict:
+        return {"lead": self.lead, "usable": self.usable, "flags": list(self.flags),
+                "p2p_mv": round(self.p2p_mv, 3), "hf_rms_mv": round(self.hf_rms_mv, 4),
+                "step_mv": round(self.step_mv, 3), "clipped_s": round(self.clipped_s, 3)}
+
+
+@dataclass(frozen=True)
+class QualityEvent:
+    """Every lead's quality index for ``[start_s, end_s)``; ``detector`` is the lead index
+    whose beats the rules run on."""
+
+    start_s: float
+    end_s: float
+    detector: int
+    leads: tuple[LeadQualityIndex, ...]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ class Hysteresis:
         """A condition is holding but has not held long enough yet."""
         return self._since is not None
 
+    def reset(self) -> None:
+        """Back to inactive with nothing pending (an onset that was refused or held)."""
+        self.active = False
+        self._since = None
+
     def update(self, t: float, on: bool, off: bool) -> tuple[str, float] | None:
         cond = off if self.active else on
         if not cond:

@@ -24,7 +24,13 @@ from edge_runtime.alerts.rules.ectopy import (
 )
 from edge_runtime.alerts.rules.finding import Finding
 from edge_runtime.alerts.rules.rate import Bradycardia, Tachycardia
-from edge_runtime.alerts.rules.technical import DataGap, Disconnect, LeadOff, Noise, SignalLoss
+from edge_runtime.alerts.rules.technical import (
+    DataGap,
+    Disconnect,
+    LeadOff,
+    NoisySignal,
+    SignalLoss,
+)
 from edge_runtime.alerts.rules.vf import VentricularFibrillation
 
 __all__ = ["RULES", "Rule", "RuleContext", "build_rules"]
@@ -33,7 +39,7 @@ RULES: dict[str, type[Rule]] = {cls.name: cls for cls in (
     Asystole, VentricularFibrillation, Pause, Bradycardia, Tachycardia,
     VentricularTachycardia, SupraventricularTachycardia, Bigeminy, Trigeminy, PvcRate,
     AtrialFibrillation, Finding,
-    LeadOff, Noise, SignalLoss, Disconnect, DataGap,
+    LeadOff, NoisySignal, SignalLoss, Disconnect, DataGap,
 )}
 
 

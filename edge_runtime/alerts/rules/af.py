@@ -73,9 +73,11 @@ class AtrialFibrillation(Rule):
             return
         change = self.hyst.update(beat.time_s, ratio > self.on, ratio < self.clear)
         if change and change[0] == "onset":
-            ctx.onset("af", change[1], {"rmssd_ratio": ratio, "beat": beat.index,
-                                        "model_prob": self._model_prob,
-                                        "model": self._model_card})
+            a = ctx.onset("af", change[1], {"rmssd_ratio": ratio, "beat": beat.index,
+                                            "model_prob": self._model_prob,
+                                            "model": self._model_card})
+            if a is None and "af" not in ctx.active:
+                self.hyst.reset()  # held back (unusable signal): re-armed, not latched
         elif change:
             ctx.end("af", change[1])
         if "af" in ctx.active and self._model_prob is not None and \

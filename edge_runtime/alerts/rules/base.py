@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
 from edge_runtime.alerts.events import Alert, BeatEvent, RhythmEvent, TechnicalEvent, WindowEvent
+from edge_runtime.alerts.evidence import Evidence
 from edge_runtime.alerts.params import Param, flag, severity
 
 HOOKS = ("on_beat", "on_label", "on_tick", "on_window", "on_rhythm", "on_technical")
@@ -40,6 +41,7 @@ class RuleContext(Protocol):
     labeled: deque[BeatEvent]       # recent labelled beats, in beat order
     last_beat: BeatEvent | None
     asystole_ref: float             # no-beat clock: last beat, gap end or technical end
+    evidence: Evidence              # the other leads' beats and every lead's quality
 
     def heart_rate(self) -> float | None: ...
     def vf_recent(self, hold_s: float) -> bool: ...

@@ -18,6 +18,7 @@ class RateRule(Rule):
     """
 
     low: bool = True        # abnormal below the limit (bradycardia) or above it
+    window_s = 10.0         # other leads' rate measured over this long before the onset
     limit_key = "hr_below"
     escalate_key = "escalate_below"
 
@@ -38,7 +39,20 @@ class RateRule(Rule):
         off = hr > self.clear if low else hr < self.clear
         change = self.hyst.update(beat.time_s, on, off)
         if change and change[0] == "onset":
-            ctx.onset(name, change[1], {"hr_bpm": hr, "beat": beat.index})
+            info: dict = {"hr_bpm": hr, "beat": beat.index}
+            if low and ctx.evidence.known:
+                # bradycardia is an absence of beats: another usable lead showing a normal
+                # rate means the detection lead is missing beats (Evidence.other_rate)
+                t0 = beat.time_s - self.window_s
+                other = ctx.evidence.other_rate(t0, beat.time_s)
+                if other is not None and other > self.clear:
+                    self.hyst.reset()
+                    return
+                info.update(decision="no usable lead shows a higher rate",
+                            other_lead_hr_bpm=other,
+                            leads=ctx.evidence.snapshot(t0, beat.time_s))
+            if ctx.onset(name, change[1], info) is None and name not in ctx.active:
+                self.hyst.reset()  # held back (unusable signal): re-armed, not latched
         elif change:
             ctx.end(name, change[1], end_hr_bpm=hr)
         a = ctx.active.get(name)
