@@ -134,8 +134,8 @@ def summarise_journal(records: list[dict]) -> dict:
     }
 
 
-def _print(summary: dict, out=sys.stdout) -> None:
-    w = out.write
+def _print(summary: dict, out=None) -> None:
+    w = (out or sys.stdout).write  # looked up per call: sys.stdout may be replaced
     w(f"source {summary['source']}  fs {summary['fs']}  sessions {summary['sessions']}\n")
     cls = " ".join(f"{k}:{v}" for k, v in summary["beats_per_class"].items())
     w(f"beats {summary['beats']}  [{cls}]\n")
