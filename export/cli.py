@@ -156,6 +156,10 @@ def format_card(card: dict, path: str | Path = "") -> str:
         lines.append(f"  parity      max|diff|={par.get('max_abs_diff_logits'):.2e} "
                      f"agreement={par.get('agreement'):.4f} {par.get('metric')} drop="
                      f"{par.get('metric_drop'):.4f} passed={par.get('passed')}")
+    if card.get("parity_per_isa"):
+        from export.isa_card import format_table
+
+        lines += format_table(card["parity_per_isa"])
     exp = card.get("export") or {}
 
     def dirty(d: dict) -> str:
