@@ -76,6 +76,9 @@ def table_from_results(doc: dict[str, Any], task: str, fmt: str,
         "targets": targets,
         "subset_decisions_identical_across_classes":
             len(set(subset_digests.values())) == 1 if len(subset_digests) > 1 else None,
+        "not_checked": [c for c, t in targets.items() if t["status"] == "not checked"],
+        "checked_all_passed": all(t["status"] == "passed" for t in targets.values()
+                                  if t["status"] != "not checked"),
         "all_passed": all(t["status"] == "passed" for t in targets.values()),
     }
 
