@@ -51,7 +51,7 @@ class Target:
 
     isa_class: str
     how: str
-    kind: str = "native"  # native | qemu-x86 | arm64-root
+    kind: str = "native"  # native | qemu-x86 | arm64-root | unreachable
     argv: list[str] = field(default_factory=list)
     root: Path | None = None
     qemu_cpu: str = ""
@@ -70,9 +70,9 @@ def targets(arm64_root: str | Path | None = None) -> list[Target]:
     if haswell != native["isa_class"]:
         qemu = _qemu_x86()
         if native["machine"] not in ("x86_64", "amd64"):
-            out.append(Target(haswell, "", reason="host is not x86-64"))
+            out.append(Target(haswell, "", "unreachable", reason="host is not x86-64"))
         elif not qemu:
-            out.append(Target(haswell, "", reason="qemu-x86_64 not on PATH "
+            out.append(Target(haswell, "", "unreachable", reason="qemu-x86_64 not on PATH "
                               "(apt-get install qemu-user-static)"))
         else:
             out.append(Target(haswell, f"{Path(qemu).name} -cpu Haswell (user mode)",
@@ -89,7 +89,7 @@ def targets(arm64_root: str | Path | None = None) -> list[Target]:
         if cls == native["isa_class"]:
             continue
         if root is None:
-            out.append(Target(cls, "", reason="no --arm64-root given"))
+            out.append(Target(cls, "", "unreachable", reason="no --arm64-root given"))
         else:
             out.append(Target(cls, f"qemu-aarch64 -cpu {cpu} (binfmt, arm64 root {root})",
                               "arm64-root", root=root, qemu_cpu=cpu))
@@ -168,9 +168,9 @@ def native_only() -> list[Target]:
     """The default when the caller asks for no emulated targets: every other class is
     recorded as not checked."""
     native = cpu_info()["isa_class"]
-    return [Target(native, "native"), *(Target(c, "", reason="not requested (export gate "
-                                              "run without emulated targets)")
-                                       for c in ISA_CLASSES if c != native)]
+    why = "not requested (export gate run without emulated targets)"
+    return [Target(native, "native"),
+            *(Target(c, "", "unreachable", reason=why) for c in ISA_CLASSES if c != native)]
 
 
 def _read(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -206,6 +206,12 @@ def check(card: dict[str, Any], model: Path, test_inputs: dict[str, np.ndarray],
                                            "session_config": inference.ort_session_config()}
         else:
             logits, info = run_probe(t, model, inputs)
+        seen = info["cpu"].get("isa_class")
+        if seen != t.isa_class:  # e.g. an emulator that ignored -cpu: say so, never pass
+            per[t.isa_class] = {"status": "not checked", "reason": f"{t.how} reported "
+                                f"{seen!r}, not {t.isa_class!r}", "cpu": info["cpu"]}
+            log(f"    {t.isa_class:<29} not checked: {per[t.isa_class]['reason']}")
+            continue
         res = compare(card, "int8", ref, logits, y, bounds).to_dict()
         sub_logits = logits[idx] if full else logits
         dec = decisions(card, probabilities(card, sub_logits))
