@@ -30,6 +30,7 @@ from edge_runtime.errors import EcgEdgeError
 from edge_runtime.provenance import git_commit, ids_hash, provenance
 from export.checkpoint import Checkpoint, load_checkpoint, torch_logits
 from export.datasets import ExportData, Split
+from export.isa_card import tflite_section, write_tflite_section
 from export.isa_gate import Target, check, native_only
 from export.onnx_export import OPSET, export_onnx, save_checked, set_card
 from export.parity import BOUNDS, ParityResult, artifact_logits, compare, val_score
@@ -246,6 +247,8 @@ def export_checkpoint(
             for prec, path, res in export_tflite(ck, tmp, data, ref_val, ref_test, card32,
                                                  card8, log, bounds):
                 staged[f"{prec}.tflite"] = path
+                if prec == "int8":
+                    write_tflite_section(path, tflite_section(res.to_dict(), isa, bounds["int8"]))
                 report.parity[f"{prec}_tflite"] = res.to_dict()
                 results[f"{prec}_tflite"] = res
 

@@ -23,7 +23,9 @@ from export.isa_card import (  # noqa: E402
     ISA_CLASSES,
     format_table,
     table_from_results,
+    tflite_section,
     write_onnx_section,
+    write_tflite_section,
 )
 from export.isa_probe import cpu_info  # noqa: E402
 from export.onnx_export import get_card  # noqa: E402
@@ -210,3 +212,21 @@ def test_card_rewrite_keeps_graph_and_outputs(tmp_path) -> None:
     assert onnx.load(str(dst)).graph.SerializeToString() == before
     assert read_card(dst)["parity_per_isa"]["marker"] == 1
     assert np.array_equal(load_model(dst).logits(**feeds), out0)
+
+
+def test_export_tflite_section_is_native_only_and_says_so(tmp_path) -> None:
+    onnx_isa = {"targets": {NATIVE: {"status": "passed", "emulation": None},
+                            OTHER: {"status": "passed", "emulation": "fake"}}}
+    native = {"n": 10, "agreement": 1.0, "metric": "macro_f1", "metric_drop": 0.0,
+              "passed": True}
+    sec = tflite_section(native, onnx_isa, LOOSE["int8"])
+    assert sec["targets"][NATIVE]["status"] == "passed"
+    assert sec["targets"][OTHER]["status"] == "not checked"  # ONNX passing says nothing here
+    assert set(sec["not_checked"]) == set(ISA_CLASSES) - {NATIVE}
+    tfl = tmp_path / "beat.int8.tflite"
+    tfl.write_bytes(b"flatbuffer")
+    (tmp_path / "beat.int8.tflite.card.json").write_text(json.dumps({"task": "beat"}))
+    write_tflite_section(tfl, sec)
+    assert tfl.read_bytes() == b"flatbuffer"
+    card = json.loads((tmp_path / "beat.int8.tflite.card.json").read_text())
+    assert card["task"] == "beat" and card["parity_per_isa"] == json.loads(json.dumps(sec))
