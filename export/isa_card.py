@@ -15,8 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import onnx
-
 from edge_runtime.errors import EcgEdgeError
 
 #: every class the runtime ships to (issue 15), in display order
@@ -112,6 +110,8 @@ def tflite_section(native: dict[str, Any], onnx_isa: dict[str, Any],
 def write_onnx_section(path: Path, section: dict[str, Any]) -> None:
     """Replace the card's ``parity_per_isa`` in an ONNX file; the graph (weights) is not
     touched, and that is checked: its serialisation must be byte-identical after."""
+    import onnx  # the export extra; inspecting a card needs only the base install
+
     from export.onnx_export import get_card, set_card
 
     model = onnx.load(str(path))
