@@ -59,36 +59,24 @@ def _number(text: str, kind: type) -> float | int:
     return v
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    v = _number(text, float)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return float(v)
+def _at_least(kind: type, lo: float, strict: bool, name: str, what: str):
+    """An argparse type: a finite ``kind`` that is ``> lo`` (strict) or ``>= lo``."""
+
+    def check(text: str):
+        v = _number(text, kind)
+        if v < lo or (strict and v == lo):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return kind(v)
+
+    check.__name__ = name  # argparse names the type in some messages
+    check.__doc__ = f"argparse type: {what}."
+    return check
 
 
-def nonneg_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    v = _number(text, float)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return float(v)
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    v = _number(text, int)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return int(v)
-
-
-def nonneg_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    v = _number(text, int)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return int(v)
+positive_float = _at_least(float, 0, True, "positive_float", "> 0")
+nonneg_float = _at_least(float, 0, False, "nonneg_float", ">= 0")
+positive_int = _at_least(int, 1, False, "positive_int", "an integer >= 1")
+nonneg_int = _at_least(int, 0, False, "nonneg_int", "an integer >= 0")
 
 
 def device_id(text: str) -> int:
