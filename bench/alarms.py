@@ -25,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from edge_runtime.datadir import DATA_DIR_HELP  # noqa: E402
 from train.alarms.cli import print_tables, run_benchmark  # noqa: E402
 from train.alarms.plot import plot_alarms  # noqa: E402
 
@@ -53,7 +54,7 @@ def _git_commit() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir")
+    ap.add_argument("--data-dir", help=DATA_DIR_HELP)
     ap.add_argument("--duration", type=float, help="first S seconds of each record only")
     ap.add_argument("--quick", action="store_true", help="a few records, short (smoke run)")
     ap.add_argument("--json", help=f"output JSON (default {OUT_JSON.relative_to(REPO)})")

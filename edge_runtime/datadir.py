@@ -14,6 +14,10 @@ from edge_runtime.errors import EcgEdgeError
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+#: the one help text of every ``--data-dir`` flag
+DATA_DIR_HELP = "PhysioNet data dir (default $ECGEDGE_DATA or ../shared/data)"
+
+
 def candidate_data_dirs() -> list[Path]:
     """Default locations tried when neither flag nor environment names a data dir."""
     return [Path.cwd().parent / "shared" / "data", _REPO_ROOT.parent / "shared" / "data"]

@@ -45,7 +45,8 @@ def build_parser():
     ap.add_argument("--leads", help="comma list of lead names to send (default all)")
     ap.add_argument("--speed", type=nonneg_float, default=1.0,
                     help="x real time, 1-1000; 0 = unpaced")
-    ap.add_argument("--mode", choices=["binary", "csv"], default="binary")
+    ap.add_argument("--mode", choices=["binary", "csv"], default="binary",
+                    help="wire format: binary CRC frames (default) or CSV lines")
     ap.add_argument("--fs", type=positive_float,
                     help="device sampling rate (resample, e.g. 250 or 500)")
     ap.add_argument("--gain", type=positive_float, help="ADC counts per mV (default: the record's)")

@@ -46,7 +46,7 @@ import numpy as np
 
 from edge_runtime.alerts import AlertEngine
 from edge_runtime.benchmark.common import child_env, display_path, record_dir, results_dir
-from edge_runtime.datadir import find_data_dir
+from edge_runtime.datadir import DATA_DIR_HELP, find_data_dir
 from edge_runtime.pipeline import Pipeline, set_stage_clock
 from edge_runtime.provenance import provenance
 from edge_runtime.records import read_beat_annotations, read_record
@@ -299,9 +299,10 @@ def asystole_delays(data: Path, names: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ecgedge bench pipeline", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir")
+    ap.add_argument("--data-dir", help=DATA_DIR_HELP)
     ap.add_argument("--records", help="comma list (default: every record in mitdb/RECORDS)")
-    ap.add_argument("--variants", default="int8,fp32,none")
+    ap.add_argument("--variants", default="int8,fp32,none",
+                    help="model variants to run: int8, fp32, none (default all three)")
     ap.add_argument("--beat-model", help="override the beat model path (single variant)")
     ap.add_argument("--window-model", help="override the window model path")
     ap.add_argument("--ptbxl", type=int, default=120,

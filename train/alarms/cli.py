@@ -52,7 +52,8 @@ def build_parser():
                     help="clean records the noise is added to")
     ap.add_argument("--duration", type=float, help="score only the first S seconds of each")
     ap.add_argument("--tol", type=float, default=5.0, help="matching tolerance, s (default 5)")
-    ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
+    ap.add_argument("--precision", default="int8", choices=["int8", "fp32"],
+                    help="shipped beat model variant (default int8)")
     ap.add_argument("--data-dir", help="PhysioNet data dir (holds mitdb/, nstdb/)")
     ap.add_argument("--json", help="write the results as JSON here")
     ap.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.cli import make_parser
+from edge_runtime.datadir import DATA_DIR_HELP
 from edge_runtime.errors import EcgEdgeError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,18 +28,23 @@ def train_main(argv: list[str]) -> int:
 
     p = make_parser("ecgedge train beats", "Train a beat classifier on MIT-BIH DS1, test on DS2.")
     p.add_argument("--arch", default="beat_cnn_rr",
-                   choices=["beat_cnn", "beat_cnn_rr", "beat_cnn_gru"])
+                   choices=["beat_cnn", "beat_cnn_rr", "beat_cnn_gru"],
+                   help="model architecture (default beat_cnn_rr: CNN + RR features)")
     p.add_argument("--use-rr", action="store_true", help="beat_cnn_gru: fuse RR features")
-    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--width", type=int, default=16,
+                   help="channels of the first conv block (default 16)")
     p.add_argument("--template-beats", type=int, default=0,
                    help="add a beat-minus-patient-template channel (median of N previous beats)")
-    p.add_argument("--imbalance", default="class_weights", choices=list(IMBALANCE))
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--imbalance", default="class_weights", choices=list(IMBALANCE),
+                   help="class-imbalance handling (default class_weights)")
+    p.add_argument("--epochs", type=int, default=12, help="training epochs (default 12)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="one model per seed; the report gives mean +- sd (default 0)")
     p.add_argument("--no-detector", action="store_true", help="skip condition (b)")
-    p.add_argument("--out", type=Path, default=REPO / "models" / "checkpoints" / "beat.pt")
+    p.add_argument("--out", type=Path, default=REPO / "models" / "checkpoints" / "beat.pt",
+                   help="checkpoint to write (default models/checkpoints/beat.pt)")
     p.add_argument("--json", type=Path, default=None, help="write the report here")
-    p.add_argument("--data-dir", default=None)
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     a = p.parse_args(argv)
     if a.epochs < 1:
         raise EcgEdgeError("--epochs must be at least 1")
@@ -104,13 +110,14 @@ def eval_main(argv: list[str]) -> int:
     p = make_parser("ecgedge eval beats",
                     "EC57 beat-class metrics of a beat checkpoint on MIT-BIH (default DS2).")
     p.add_argument("--checkpoint", type=Path,
-                   default=REPO / "models" / "checkpoints" / "beat.pt")
+                   default=REPO / "models" / "checkpoints" / "beat.pt",
+                   help="beat checkpoint (default models/checkpoints/beat.pt)")
     p.add_argument("--condition", choices=["a", "b", "both"], default="both",
                    help="a: reference beat positions; b: the project's streaming detector")
     p.add_argument("--records", nargs="+", default=None, help="MIT-BIH records (default DS2)")
     p.add_argument("--per-record", action="store_true", help="print per-record VEB/SVEB")
-    p.add_argument("--json", type=Path, default=None)
-    p.add_argument("--data-dir", default=None)
+    p.add_argument("--json", type=Path, default=None, help="write the metrics JSON here")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     a = p.parse_args(argv)
 
     import torch

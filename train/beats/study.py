@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.beats import BeatConfig
+from edge_runtime.datadir import DATA_DIR_HELP
 from edge_runtime.ec57 import headline
 from train.beats.dataset import DS1_TRAIN, DS1_VAL, load_beats
 from train.beats.train import IMBALANCE, TrainConfig
@@ -308,13 +309,16 @@ def main(argv: list[str]) -> int:
     p = make_parser("ecgedge train beats-study", __doc__.split("\n")[0])
     p.add_argument("--stage", default="all",
                    help="all, or a comma list of: imbalance, models, headline, leaky")
-    p.add_argument("--budget", default="full", choices=list(BUDGETS))
+    p.add_argument("--budget", default="full", choices=list(BUDGETS),
+                   help="full: 3 seeds x 12 epochs; reduced: 1 x 8; smoke: plumbing only")
     p.add_argument("--imbalance", default=None, help="skip selection: use this strategy")
     p.add_argument("--model", default=None, choices=list(MODELS),
                    help="skip selection: use this model")
-    p.add_argument("--headline-seeds", type=int, default=3)
-    p.add_argument("--headline-epochs", type=int, default=12)
-    p.add_argument("--data-dir", default=None)
+    p.add_argument("--headline-seeds", type=int, default=3,
+                   help="seeds of the headline model (default 3)")
+    p.add_argument("--headline-epochs", type=int, default=12,
+                   help="epochs of the headline model (default 12)")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     a = p.parse_args(argv)
     stages = {"imbalance", "models", "headline", "leaky"}
     want = stages if a.stage == "all" else set(a.stage.split(","))

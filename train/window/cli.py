@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from edge_runtime.cli import make_parser
+from edge_runtime.datadir import DATA_DIR_HELP
 from edge_runtime.errors import EcgEdgeError
 
 
@@ -17,19 +18,24 @@ def main(argv: list[str]) -> int:
     p = make_parser("ecgedge train window", "Train 12-lead PTB-XL window models (issue 6).")
     p.add_argument("--study", help=f"comma list of study parts or 'all' ({', '.join(PARTS)})")
     p.add_argument("--seeds", default="0,1,2", help="seeds for study parts (default 0,1,2)")
-    p.add_argument("--task", choices=TASKS, default="hyp")
-    p.add_argument("--arch", choices=ARCHS, default="window_se_cnn")
+    p.add_argument("--task", choices=TASKS, default="hyp",
+                   help="hyp: HYP vs NORM; findings6: the six findings (default hyp)")
+    p.add_argument("--arch", choices=ARCHS, default="window_se_cnn",
+                   help="model architecture (default window_se_cnn)")
     p.add_argument("--leads", choices=list(LEAD_SETS), default="12", help="lead subset")
-    p.add_argument("--balance", choices=BALANCING, default="none")
+    p.add_argument("--balance", choices=BALANCING, default="none",
+                   help="class-imbalance method (default none)")
     p.add_argument("--cost-fn-fp", type=float, default=5.0, help="FN:FP cost for --balance cost")
-    p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-augment", action="store_true",
+                   help="train without waveform augmentation")
+    p.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--init", help="pre-trained checkpoint to fine-tune from")
-    p.add_argument("--finetune", choices=FINETUNE, default="full")
+    p.add_argument("--finetune", choices=FINETUNE, default="full",
+                   help="with --init: which layers train (default full)")
     p.add_argument("--out", help="checkpoint path to write (default runs/window/<task>.pt)")
     p.add_argument("--json", help="report path (default: beside the checkpoint)")
-    p.add_argument("--data-dir")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     args = p.parse_args(argv)
     command = "ecgedge train window " + " ".join(shlex.quote(a) for a in argv)
 
