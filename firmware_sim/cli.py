@@ -30,12 +30,12 @@ from edge_runtime.errors import (
 )
 from edge_runtime.records import find_record, read_beat_annotations, read_record
 from firmware_sim.device import SimDevice
-from firmware_sim.faults import parse_faults
+from firmware_sim.faults import fault_help, parse_faults
 from firmware_sim.ports import PtyOutput, SerialOutput, StreamOutput, TcpOutput
 
 
 def build_parser():
-    ap = make_parser("ecgedge sim", __doc__)
+    ap = make_parser("ecgedge sim", __doc__, epilog=fault_help())
     ap.add_argument(
         "--record", required=True, help="record name (100), data-dir relative path, or path"
     )

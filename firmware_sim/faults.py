@@ -35,6 +35,16 @@ import numpy as np
 
 from edge_runtime.errors import EcgEdgeError
 
+
+def fault_help() -> str:
+    """The fault list of this module's docstring, for ``ecgedge sim --help``."""
+    doc = __doc__ or ""
+    start = doc.index("The spec string")
+    end = doc.index("A bare name")
+    return "faults (--faults):\n" + doc[start:end].replace("::", ":").rstrip() + (
+        "\n\nA bare name (e.g. --faults bitflip,leadoff) takes the value shown above.")
+
+
 NST_KINDS = ("bw", "em", "ma")
 SYNTH_KINDS = ("synthetic", "synthetic-bw", "synthetic-emg", "synthetic-powerline")
 

@@ -41,3 +41,14 @@ def test_every_option_has_help(argv, monkeypatch):
             if a.help is None and not isinstance(a, (argparse._HelpAction,
                                                      argparse._SubParsersAction))]
     assert not bare, f"{parser.prog}: options without help: {bare}"
+
+
+def test_sim_help_lists_every_fault_with_its_parameters(capsys):
+    from firmware_sim.faults import DEFAULTS
+
+    with pytest.raises(SystemExit):
+        main(["sim", "--help"])
+    out = capsys.readouterr().out
+    for name, value in DEFAULTS.items():
+        assert f"{name}={value}" in out or name == "noise", name
+    assert "noise=ma:6" in out and "noise=synthetic:12" in out
