@@ -52,7 +52,7 @@ def _git_commit() -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
+    ap = argparse.ArgumentParser(prog="ecgedge bench alarms", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", help=DATA_DIR_HELP)
     ap.add_argument("--duration", type=float, help="first S seconds of each record only")

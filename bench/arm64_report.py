@@ -78,7 +78,8 @@ def tail(path: Path, n: int = 3) -> list[str]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="ecgedge bench arm64_report",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--out-dir", type=Path, required=True)
     ap.add_argument("--records", default="100 208 233")
     ap.add_argument("--cpus", default="cortex-a72 max")

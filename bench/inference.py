@@ -336,7 +336,8 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="ecgedge bench inference",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", default="beat,hyp,findings6")
     ap.add_argument("--budget-s", type=float, default=3.0,
                     help="timing budget per backend and batch size (seconds)")

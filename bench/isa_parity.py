@@ -209,7 +209,8 @@ def write_cards(results: Path, models: Path, tasks: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="ecgedge bench isa_parity",
+                                 description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare", help="build the test-split arrays (native, dev venv)")
     p.add_argument("--data", type=Path, default=DATA)

@@ -175,7 +175,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="ecgedge bench protocol", description=__doc__.splitlines()[0])
     ap.add_argument("--fuzz-frames", type=int, default=2_100_000)
     ap.add_argument("--p-mutate", type=float, default=0.5)
     ap.add_argument("--seconds", type=float, default=600.0, help="signal length for throughput")

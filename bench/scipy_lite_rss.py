@@ -82,7 +82,8 @@ def main() -> int:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         _lite_child(sys.argv[3:], sys.argv[2])
         return 0
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="ecgedge bench scipy_lite_rss",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=int, default=600)
     args = ap.parse_args()
     env = {**os.environ, "ECGEDGE_NUMBA": "0",

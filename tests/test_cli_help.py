@@ -52,3 +52,14 @@ def test_sim_help_lists_every_fault_with_its_parameters(capsys):
     for name, value in DEFAULTS.items():
         assert f"{name}={value}" in out or name == "noise", name
     assert "noise=ma:6" in out and "noise=synthetic:12" in out
+
+
+@pytest.mark.parametrize("name", ["alarms", "detectors", "protocol", "inference",
+                                  "isa_parity", "pipeline"])
+def test_bench_help_names_the_command(name, capsys):
+    from edge_runtime.bench_cli import available
+
+    if name not in available():
+        pytest.skip(f"bench/{name}.py not in this checkout")
+    main(["bench", name, "--help"])
+    assert capsys.readouterr().out.startswith(f"usage: ecgedge bench {name}")
