@@ -11,6 +11,7 @@ that is journaled with who, and the lead-off as a technical alarm.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -96,14 +97,6 @@ def test_status_api_waveform_and_journaled_ack(tmp_path):
         assert 110 <= st["hr_bpm"] <= 130
         assert st["beats_per_class"] and st["gaps"] == 0 and st["uptime_s"] >= 0
         alarm = next(a for a in st["active_alarms"] if a["type"] == "tachycardia")
-        # the waveform is thinned to 125 Hz, every sample time kept exactly once
-        msgs = []
-        while not client.q.empty():
-            msgs.append(client.q.get_nowait())
-        waves = [json.loads(m.split(b"data: ", 1)[1]) for m in msgs
-                 if m.startswith(b"event: samples")]
-        t = np.concatenate([w["t0"] + w["dt"] * np.arange(len(w["data"][0])) for w in waves])
-        assert np.allclose(np.diff(t), 1 / 125) and t[0] == 0 and len(t) == 30 * 125
         code, body = _post(srv.url + "api/ack", {"id": alarm["id"], "by": "nurse Ada"})
         assert code == 200 and body["ok"]
         assert _post(srv.url + "api/ack", {"id": "nope"})[0] == 404
@@ -116,6 +109,22 @@ def test_status_api_waveform_and_journaled_ack(tmp_path):
         p.finish()
         p.close()
         srv.close()
+    # the waveform is thinned to 125 Hz, every sample time sent exactly once, in order
+    msgs = []
+    while not client.q.empty():
+        msgs.append(client.q.get_nowait())
+    waves = [json.loads(m.split(b"data: ", 1)[1]) for m in msgs if m
+             and m.startswith(b"event: samples")]
+    lead0 = [np.frombuffer(base64.b64decode(w["uv16"][0]), "<i2") for w in waves]
+    t = np.concatenate([w["t0"] + w["dt"] * np.arange(len(v)) for w, v in zip(
+        waves, lead0, strict=True)])
+    assert np.allclose(np.diff(t), 1 / 125) and t[0] == 0 and len(t) == 31 * 125
+    sent = np.concatenate(lead0) / 1000.0  # µV -> mV: the samples themselves, thinned
+    x31 = np.concatenate([x, x[:250]])
+    assert np.abs(sent - x31[::2, 0]).max() <= 0.0005
+    beats = [b for m in msgs if m and m.startswith(b"event: beats")
+             for b in json.loads(m.split(b"data: ", 1)[1])["beats"]]
+    assert 55 <= len(beats) <= 65  # 120 bpm for 30 s (+1 s)
     recs, bad = read_journal(journal)
     ops = [r for r in recs if r["event"] == "operator"]
     assert bad == 0 and [o["action"] for o in ops] == ["acknowledge", "audio_pause"]
@@ -124,7 +133,7 @@ def test_status_api_waveform_and_journaled_ack(tmp_path):
 
 
 def test_slow_client_is_dropped_and_counted_without_blocking():
-    web = WebSink(client_queue=4)
+    web = WebSink(client_queue=4, flush_s=0.0)  # a message per block: the queue fills
     p = Pipeline(250.0, ["I", "II"], sinks=[web])
     p.on_samples = web.samples
     slow, _ = web.subscribe()  # never reads

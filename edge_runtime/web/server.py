@@ -6,8 +6,8 @@ Raspberry Pi install for nothing. The live stream is Server-Sent Events (``/api/
 one long response per page, the browser reconnects by itself, no websocket library needed.
 
 Routes: ``GET /`` (the bedside page), ``GET /static/<file>``, ``GET /api/status`` (JSON),
-``GET /api/events`` (SSE: ``snapshot`` first, then ``samples``, ``beat``, ``status``,
-``alert``, ``window``, ``quality``), ``POST /api/ack`` ``{"id": ..., "by": ...}`` and
+``GET /api/events`` (SSE: ``snapshot`` first, then ``samples``, ``beats``, ``status``,
+``alert``), ``POST /api/ack`` ``{"id": ..., "by": ...}`` and
 ``POST /api/pause`` ``{"seconds": ..., "by": ...}``.
 """
 

@@ -8,8 +8,12 @@ dropped (its stream ends; the page reconnects and gets a fresh snapshot) and cou
 ``clients_dropped``.
 
 The waveform is thinned to about ``wave_hz`` (125 Hz: a 25 mm/s trace at 96 dpi is ~95 px/s,
-so more points are not visible) by keeping every k-th sample, batched per pipeline block,
-and the last ``keep_s`` seconds are kept for the snapshot a new page starts from.
+so more points are not visible) by keeping every k-th sample, sent as µV in base64 int16
+(``uv16``, one string per lead). It goes out at most every
+``flush_s`` (50 ms) of wall time, with the beats since the last batch and the latest status
+(alarms go at once, after what is pending): a client costs per wall second, not per signal
+second, so an offline run at 500x real time is not slowed by a page. The last ``keep_s``
+seconds are kept for the snapshot a new page starts from.
 
 Operator actions (acknowledge an alarm, pause audio) come from the server's threads; they
 are queued here and handed to the journal (and console) as ``operator`` records through
@@ -19,6 +23,7 @@ the journal next to the alarm.
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import threading
@@ -49,8 +54,9 @@ class WebSink:
     page = "bedside.html"
 
     def __init__(self, wave_hz: float = 125.0, keep_s: float = 12.0,
-                 client_queue: int = 256) -> None:
+                 client_queue: int = 256, flush_s: float = 0.05) -> None:
         self.wave_hz = wave_hz
+        self.flush_s = flush_s
         self.keep_s = keep_s
         self.client_queue = client_queue
         self._lock = threading.Lock()
@@ -77,6 +83,11 @@ class WebSink:
         self._quality_src: Any = None
         self._beats: deque[dict] = deque(maxlen=64)
         self._phase = 0  # offset of the next kept sample in the next block
+        self._pend_wave: list[np.ndarray] = []
+        self._pend_t0 = 0.0
+        self._pend_beats: list[dict] = []
+        self._pend_status = False
+        self._next_flush = 0.0
 
     # ------------------------------------------------------------------ clients
     def subscribe(self) -> tuple[Client, bytes]:
@@ -118,29 +129,49 @@ class WebSink:
 
     # ------------------------------------------------------------------ signal path
     def samples(self, pipeline: Any, x: np.ndarray) -> None:
-        """A block of samples starting at ``pipeline.n``: thinned, kept, sent."""
+        """A block of samples starting at ``pipeline.n``: thinned, kept, sent in batches."""
         with self._lock:
             if self.session is None:
                 return
-            start = pipeline.n
-            idx = np.arange(self._phase, x.shape[0], self.step)
-            self._phase = int((idx[-1] + self.step - x.shape[0]) if idx.size else
-                              self._phase - x.shape[0])
+            kept = x[self._phase::self.step]  # a view: every step-th sample, phase kept
+            first = self._phase
+            self._phase = (first + kept.shape[0] * self.step - x.shape[0] if kept.shape[0]
+                           else first - x.shape[0])
             q = getattr(pipeline.quality, "latest", None)
             if q is not None and q is not self._quality_src:
                 self._quality_src = q
                 self.quality = [{"lead": li.lead, "usable": li.usable, "flags": list(li.flags),
                                  "hf_rms_mv": round(li.hf_rms_mv, 4)} for li in q]
-                self._send("quality", {"quality": self.quality})
-            if not idx.size:
-                return
-            t0 = (start + int(idx[0])) / self.fs
-            data = np.round(x[idx].T, 3).tolist()
-            self.wave.append((t0, data))
-            while self.wave and self.wave[0][0] < t0 - self.keep_s:
+                self._pend_status = True
+            if kept.shape[0]:
+                if not self._pend_wave:
+                    self._pend_t0 = (pipeline.n + first) / self.fs
+                self._pend_wave.append(kept.copy())  # the caller may reuse its buffer
+            if time.monotonic() >= self._next_flush:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Pending waveform and beats as one message each: the cost per client is bounded
+        by wall time (``flush_s``), not by how fast the signal comes (an offline run)."""
+        self._next_flush = time.monotonic() + self.flush_s
+        if self._pend_wave:
+            x = np.concatenate(self._pend_wave)
+            self._pend_wave = []
+            # µV as little-endian int16, base64: ~50x cheaper to encode than JSON floats
+            data = [base64.b64encode(np.clip(np.rint(x[:, j] * 1000.0), -32767, 32767)
+                                     .astype("<i2").tobytes()).decode()
+                    for j in range(x.shape[1])]
+            self.wave.append((self._pend_t0, data))
+            while self.wave and self.wave[0][0] < self._pend_t0 - self.keep_s:
                 self.wave.popleft()
-            self._send("samples", {"t0": round(t0, 4), "dt": self.step / self.fs,
-                                   "data": data})
+            self._send("samples", {"t0": round(self._pend_t0, 4), "dt": self.step / self.fs,
+                                   "uv16": data})
+        if self._pend_beats:
+            self._send("beats", {"beats": self._pend_beats})
+            self._pend_beats = []
+        if self._pend_status:
+            self._pend_status = False
+            self._send("status", self._status())
 
     def handle(self, record: dict[str, Any]) -> None:
         ev = record.get("event")
@@ -149,19 +180,21 @@ class WebSink:
                 self._reset(record)
                 self._send("snapshot", self._snapshot())
                 return
+            if ev == "session":  # the end: what is pending goes out
+                self._flush()
+                return
             if self.session is None:
                 return
             if ev == "beat":
                 b = {"t": record["time_s"], "label": record["label"]}
                 self._beats.append(b)
-                c = self.last["beats_per_class"]
-                c[record["label"] or "?"] = c.get(record["label"] or "?", 0) + 1
-                self._send("beat", b)
+                self._pend_beats.append(b)
             elif ev == "status":
                 self.last = {k: record.get(k) for k in (
                     "hr_bpm", "beats_per_class", "gaps", "lost_samples", "lead_off", "time_s")}
-                self._send("status", self._status())
+                self._pend_status = True  # the latest goes with the next batch
             elif ev == "alert":
+                self._flush()  # what came before the alarm is on the page before it
                 a = {k: record.get(k) for k in ("id", "type", "severity", "start_s", "end_s",
                                                 "action", "evidence")}
                 if record.get("action") == "end":
@@ -172,7 +205,9 @@ class WebSink:
                 self._send("alert", {"alert": a, "status": self._status()})
             elif ev == "window":
                 self.window = {k: record.get(k) for k in ("start_s", "end_s", "probs", "model")}
-                self._send("window", {"window": self.window})
+                self._pend_status = True
+            if time.monotonic() >= self._next_flush:
+                self._flush()
 
     # ------------------------------------------------------------------ operator
     def ack(self, alert_id: str, by: str) -> bool:
@@ -198,6 +233,8 @@ class WebSink:
 
     def take_reports(self) -> list[dict]:
         """Operator actions since the last call, for the journal (see outputs.py)."""
+        if not self._reports:  # called on every record: no lock for nothing
+            return []
         with self._lock:
             out, self._reports = self._reports, []
         return out
@@ -229,7 +266,7 @@ class WebSink:
 
     def _snapshot(self) -> dict:
         return {"status": self._status(), "beats": list(self._beats),
-                "wave": [{"t0": t, "dt": self.step / self.fs if self.fs else 0, "data": d}
+                "wave": [{"t0": t, "dt": self.step / self.fs if self.fs else 0, "uv16": d}
                          for t, d in self.wave]}
 
     def close(self) -> None:

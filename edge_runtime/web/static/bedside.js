@@ -34,15 +34,27 @@ function resize() {
 }
 window.addEventListener("resize", resize);
 
+function decode(b64) {               // base64 little-endian int16 µV -> mV
+  const bin = atob(b64), n = bin.length >> 1, out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let v = bin.charCodeAt(2 * i) | (bin.charCodeAt(2 * i + 1) << 8);
+    if (v & 0x8000) v -= 0x10000;
+    out[i] = v / 1000;
+  }
+  return out;
+}
+
 function addSamples(m) {
-  for (let j = 0; j < m.data.length && j < S.wave.length; j++) {
-    const arr = S.wave[j], col = m.data[j];
+  let n = 0;
+  for (let j = 0; j < m.uv16.length && j < S.wave.length; j++) {
+    const arr = S.wave[j], col = decode(m.uv16[j]);
+    n = col.length;
     for (let i = 0; i < col.length; i++) arr.push([m.t0 + i * m.dt, col[i]]);
     const cut = arr.length && arr[arr.length - 1][0] - KEEP_S;
     let k = 0; while (k < arr.length && arr[k][0] < cut) k++;
     if (k) arr.splice(0, k);
   }
-  if (m.data.length && m.data[0].length) S.tEnd = m.t0 + (m.data[0].length - 1) * m.dt;
+  if (n) S.tEnd = m.t0 + (n - 1) * m.dt;
 }
 
 function drawGrid(g, w, h) {
@@ -181,11 +193,9 @@ function connect() {
     (m.status.active_alarms || []).forEach((a) => S.shownIds.add(a.id));
   });
   on("samples", addSamples);
-  on("beat", (b) => { S.beats.push(b); while (S.beats.length > 64) S.beats.shift(); });
+  on("beats", (m) => { S.beats.push(...m.beats); if (S.beats.length > 64) S.beats.splice(0, S.beats.length - 64); });
   on("status", (m) => renderStatus(m, null));
   on("alert", (m) => renderStatus(m.status, m.wall));
-  on("window", (m) => { if (S.status) { S.status.window = m.window; renderStatus(S.status, null); } });
-  on("quality", (m) => { if (S.status) { S.status.quality = m.quality; renderStatus(S.status, null); } });
 }
 setInterval(() => {   // data stale: the stream is up but the device sends nothing
   const st = $("stream");
