@@ -158,7 +158,7 @@ def test_bedside_page_in_a_real_browser(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     sim = subprocess.Popen(
         [sys.executable, "-m", "edge_runtime", "sim", "--record", "100", "--pty",
-         "--duration", "150", "--speed", "4", "--faults", "leadoff=3:6"],
+         "--duration", "200", "--speed", "4", "--faults", "leadoff=3:6"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
     url = sim.stdout.readline().strip()
     journal = tmp_path / "run.jsonl"
@@ -193,8 +193,10 @@ def test_bedside_page_in_a_real_browser(tmp_path):
                        "return d && d.textContent", 10, "the acknowledged banner")
         assert "acknowledged by nurse Ada" in info
         br.wait("return window.ecg.seen.some(a => a.type === 'lead_off')", 60, "a lead-off")
+        # alarm raised (runtime wall clock) -> banner painted (page): at least one new onset
+        lat = br.wait("const l = window.ecg.latency; return l.length && l", 60,
+                      "an alarm raised while the page is open")
         seen = br.js("return window.ecg.seen")
-        lat = br.js("return window.ecg.latency")
         shot = os.environ.get("ECGEDGE_WEB_SCREENSHOT")
         br.screenshot(shot or tmp_path / "bedside.png")
         page_s = time.monotonic() - t0
@@ -218,7 +220,7 @@ def test_bedside_page_in_a_real_browser(tmp_path):
     assert [(o["action"], o["alert_id"], o["by"]) for o in ops] == [
         ("acknowledge", alarm_id, "nurse Ada")]
     assert ready_s < 3.0 and page_s < 200
-    assert lat and max(lat) < 2.0
+    assert lat and max(lat) < 2.0, (lat, seen)
     print(f"page ready {ready_s * 1000:.0f} ms; alarm->banner n={len(lat)} "
           f"p50 {np.percentile(lat, 50) * 1000:.0f} ms max {max(lat) * 1000:.0f} ms")
 
