@@ -184,8 +184,12 @@ def test_station_with_four_beds_over_a_real_broker(broker, tmp_path):
         st.close()
         journal.close()
     recs, bad = read_journal(tmp_path / "station.jsonl")
-    assert bad == 0 and [(r["action"], r["alert_id"], r["by"]) for r in recs] == [
+    ops = [r for r in recs if r["event"] == "operator"]
+    assert bad == 0 and [(r["action"], r["alert_id"], r["by"]) for r in ops] == [
         ("acknowledge", target["id"], "nurse Bo")]
+    got = [(r["bed"], r["type"], r["action"]) for r in recs if r["event"] == "station_alert"]
+    assert got.count(("bed-01", "tachycardia", "onset")) == 1
+    assert got.count(("bed-01", "tachycardia", "end")) == 1
 
 
 def test_station_starts_with_the_broker_down_and_bad_flags_are_one_line():

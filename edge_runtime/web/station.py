@@ -6,7 +6,9 @@ died says so) and ``<prefix>/+/alerts`` (QoS 1) — the topics of
 its active alarms, and the connection state (``online``/``offline`` from the retained status
 and the last will; ``unknown`` until a bed has said anything; ``stale`` when a bed that says
 it is online sent nothing for ``stale_s``). One alarm list across beds, sorted by severity
-then time, with acknowledge (journaled as ``operator`` records when ``journal`` is given).
+then time, with acknowledge. With a ``journal``, every alert message received is journaled
+(``station_alert``: bed, id, action, wall time received) and every acknowledge
+(``operator``: who, when).
 
 Never a crash on what comes over the wire: a malformed payload (not JSON, not an object,
 wrong types) is counted in ``bad_messages``, the last reason kept and shown on the page. A
@@ -126,6 +128,10 @@ class Station:
                                 "received": old["received"] if old else time.time()}
         else:
             raise ValueError(f"unknown alert action {action!r}")
+        if self.journal is not None:  # the station's own record of what it received, when
+            self.journal.handle({"event": "station_alert", "bed": bed, "id": aid,
+                                 "action": action, "type": rec.get("type"), "severity": sev,
+                                 "received": round(time.time(), 4)})
         self._urgent = True
         self._dirty.set()
 
