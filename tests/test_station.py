@@ -170,6 +170,13 @@ def test_station_with_four_beds_over_a_real_broker(broker, tmp_path):
         p1.push(ecg(70.0, 30.0))
         wait(lambda: not [a for a in st.status()["alarms"] if a["bed"] == "bed-01"
                           and a["type"] == "tachycardia"], what="bed-01 alarm ended")
+        if br is not None:  # a new alarm while the page is open: received -> row painted
+            p3, _ = beds["bed-03"]
+            p3.push(ecg(130.0, 20.0))
+            lat = br.wait("const l = window.station.latency; return l.length && l", 20,
+                          "a new alarm on the page")
+            assert max(lat) < 2.0, lat
+            print(f"station: alarm received -> row shown {max(lat) * 1000:.0f} ms")
         raw.loop_stop()
         raw.disconnect()
     finally:

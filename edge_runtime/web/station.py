@@ -55,7 +55,7 @@ class Station:
         self._clients: list[Client] = []
         self._lock = threading.Lock()
         self._dirty = threading.Event()
-        self._urgent = False
+        self._urgent = threading.Event()  # an alarm changed: push now, not after push_s
         self._stop = threading.Event()
         self._pusher = threading.Thread(target=self._push_loop, name="station-push",
                                         daemon=True)
@@ -132,7 +132,7 @@ class Station:
             self.journal.handle({"event": "station_alert", "bed": bed, "id": aid,
                                  "action": action, "type": rec.get("type"), "severity": sev,
                                  "received": round(time.time(), 4)})
-        self._urgent = True
+        self._urgent.set()
         self._dirty.set()
 
     def set_broker(self, state: str) -> None:
@@ -152,7 +152,7 @@ class Station:
                 self.journal.handle({"event": "operator", "action": "acknowledge",
                                      "alert_id": alarm_id, "bed": a["bed"],
                                      "type": a["type"], **rec})
-            self._urgent = True
+            self._urgent.set()
             self._dirty.set()
             return True
 
@@ -203,11 +203,10 @@ class Station:
         while not self._stop.is_set():
             if not self._dirty.wait(1.0):
                 continue
-            if not self._urgent:
-                self._stop.wait(self.push_s)  # gather what else comes meanwhile
+            self._urgent.wait(self.push_s)  # gather what else comes meanwhile
             with self._lock:
                 self._dirty.clear()
-                self._urgent = False
+                self._urgent.clear()
                 if not self._clients:
                     continue
                 msg = _encode("state", self._state())
@@ -222,6 +221,7 @@ class Station:
     def close(self) -> None:
         self._stop.set()
         self._dirty.set()
+        self._urgent.set()
         with self._lock:
             for c in self._clients:
                 try:

@@ -1,6 +1,6 @@
 // ecgedge central station: a tile per bed, one alarm list across beds, acknowledge.
 "use strict";
-const S = {state: null, latency: [], seen: new Set()};
+const S = {state: null, latency: [], seen: new Set(), first: true};
 window.station = S;
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
@@ -44,6 +44,7 @@ function render(st) {
     if (box.children[i] !== d) box.insertBefore(d, box.children[i] || null);
     if (!S.seen.has(a.id)) {   // alarm received by the station -> shown on the page
       S.seen.add(a.id);
+      if (S.first) return;     // already there when the page opened: no latency to tell
       const rec = a.received;
       requestAnimationFrame(() => S.latency.push(Date.now() / 1000 - rec));
     }
@@ -54,6 +55,6 @@ function connect() {
   const es = new EventSource("/api/events");
   es.onopen = () => { $("conn").textContent = "connected"; $("conn").className = "conn ok"; };
   es.onerror = () => { $("conn").textContent = "reconnecting"; $("conn").className = "conn bad"; };
-  es.addEventListener("state", (e) => render(JSON.parse(e.data)));
+  es.addEventListener("state", (e) => { render(JSON.parse(e.data)); S.first = false; });
 }
 connect();
