@@ -88,9 +88,8 @@ class Bed:
         return self.c.publish(f"{self.base}/{leaf}", body, qos, retain)
 
     def _alert(self, rec: dict) -> None:
-        info = self.pub("alerts", rec, 1)
-        self.log.append((rec["id"], rec["action"], time.time()))
-        return info
+        self.log.append((rec["id"], rec["action"], time.time()))  # raised: before publishing
+        return self.pub("alerts", rec, 1)
 
     def tick(self, now: float) -> None:
         t = now - self.t0
