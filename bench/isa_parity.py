@@ -27,6 +27,7 @@ Two steps, so the emulated runs need neither torch nor the raw data:
 
     python bench/isa_parity.py prepare
     python bench/isa_parity.py run --label native
+    python bench/isa_parity.py card       # per-ISA table -> the shipped int8 cards
     qemu-x86_64 -cpu Haswell python bench/isa_parity.py run --subset --label x86-haswell
 """
 
@@ -58,79 +59,13 @@ TASKS = ("beat", "hyp", "findings6")
 MODELS = REPO / "models"
 OUT = REPO / "docs" / "results" / "isa_parity.json"
 DATA = Path(os.environ.get("ECGEDGE_ISA_DATA", "/var/tmp/ecgedge-isa/parity_data.npz"))
-SUBSET = {"beat": 2000, "hyp": 120, "findings6": 120}
-#: ISA flags that decide onnxruntime's int8 kernel (numpy's names).
-KERNEL_FLAGS = ("AVX2", "AVX512F", "AVX512BW", "AVX512VNNI", "AVX512_VNNI", "AVX_VNNI",
-                "AVXVNNI", "ASIMD", "ASIMDHP", "ASIMDDP", "ASIMDFHM", "SVE", "I8MM")
 
-
-# --------------------------------------------------------------------------- CPU
-def cpu_info() -> dict[str, Any]:
-    """What this process runs on. Flags come from numpy's CPUID (x86) / HWCAP (aarch64)
-    probe, which under QEMU reports the emulated CPU; /proc/cpuinfo's model name is the
-    host's under qemu-x86_64 (qemu passes it through), so both are recorded."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as feats
-    except ImportError:  # numpy < 2
-        from numpy.core._multiarray_umath import __cpu_features__ as feats
-    on = sorted(k for k, v in feats.items() if v)
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            key = line.split(":")[0].strip().lower()
-            if key in ("model name", "cpu part", "hardware") and ":" in line:
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    machine = platform.machine().lower()
-    return {
-        "machine": machine,
-        "proc_cpuinfo_model": model,
-        "flags_seen": [f for f in on if f in KERNEL_FLAGS],
-        "isa_class": isa_class(machine, set(on)),
-    }
-
-
-def isa_class(machine: str, flags: set[str]) -> str:
-    if machine in ("x86_64", "amd64"):
-        if flags & {"AVX512VNNI", "AVX512_VNNI", "AVX_VNNI", "AVXVNNI"}:
-            return "x86-64 VNNI"
-        if "AVX2" in flags:
-            return "x86-64 AVX2, no VNNI"
-        return "x86-64 pre-AVX2"
-    if machine in ("aarch64", "arm64"):
-        return "aarch64 dot-product" if "ASIMDDP" in flags else "aarch64 NEON, no dot-product"
-    return machine
+# CPU probe and the fixed subsets live in export/ (the export's ISA gate uses them too)
+from export.isa_probe import KERNEL_FLAGS, cpu_info, isa_class  # noqa: E402,F401
+from export.isa_subset import SUBSET, _subset_beats, _subset_windows, subset  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------- data
-def _subset_beats(y: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Class-proportional sample (so agreement estimates the full split's), with a floor
-    of ``n // 100`` per class so rare classes are present at all."""
-    rng = np.random.default_rng(seed)
-    classes, counts = np.unique(y, return_counts=True)
-    floor = n // 100
-    take = np.maximum(np.minimum(counts, floor), np.round(counts * n / len(y)).astype(int))
-    take = np.minimum(take, counts)
-    picked = [rng.choice(np.flatnonzero(y == c), k, replace=False)
-              for c, k in zip(classes, take, strict=True)]
-    return np.sort(np.concatenate(picked))
-
-
-def _subset_windows(y: np.ndarray, n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y = y.reshape(len(y), -1)
-    per = max(1, n // (2 * y.shape[1]))
-    chosen: set[int] = set()
-    for j in range(y.shape[1]):
-        pos = np.setdiff1d(np.flatnonzero(y[:, j] > 0.5), list(chosen))
-        chosen |= set(rng.choice(pos, min(per, len(pos)), replace=False).tolist())
-    rest = np.setdiff1d(np.arange(len(y)), list(chosen))
-    fill = rng.choice(rest, max(0, n - len(chosen)), replace=False)
-    return np.sort(np.concatenate([np.asarray(sorted(chosen), dtype=int), fill]))
-
-
 def prepare(out: Path, seed: int) -> None:
     from export.datasets import load_export_data
 
@@ -147,12 +82,6 @@ def prepare(out: Path, seed: int) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
-
-
-def subset(task: str, y: np.ndarray, seed: int = 0) -> np.ndarray:
-    """The fixed subset's indices (numpy's PCG64 draws the same on every platform)."""
-    pick = _subset_beats if task == "beat" else _subset_windows
-    return pick(np.asarray(y), SUBSET[task], seed)
 
 
 def load_split(data: Path, task: str, sub: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -256,6 +185,29 @@ def run_task(task: str, data: Path, subset: bool, args) -> dict[str, Any]:
     return res
 
 
+def write_cards(results: Path, models: Path, tasks: list[str]) -> int:
+    """``parity_per_isa`` from the results file into each int8 card (ONNX metadata_props,
+    TFLite .card.json); the ONNX graph is checked byte-identical before/after."""
+    from export.isa_card import table_from_results, write_onnx_section, write_tflite_section
+
+    doc = json.loads(results.read_text())
+    try:
+        source = str(results.resolve().relative_to(REPO))
+    except ValueError:
+        source = str(results)
+    for task in tasks:
+        for fmt, writer in (("onnx", write_onnx_section), ("tflite", write_tflite_section)):
+            path = models / f"{task}.int8.{fmt}"
+            if not path.is_file():
+                print(f"[{task}] {path.name}: absent, skipped")
+                continue
+            section = table_from_results(doc, task, fmt, source)
+            writer(path, section)
+            states = ", ".join(f"{c}: {t['status']}" for c, t in section["targets"].items())
+            print(f"[{task}] {path.name}: {states}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -274,7 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--latency", action="store_true")
     r.add_argument("--budget-s", type=float, default=2.0)
     r.add_argument("--out", type=Path, default=OUT)
+    c = sub.add_parser("card", help="write the per-ISA table into the shipped int8 cards "
+                       "(metadata only, never the weights)")
+    c.add_argument("--results", type=Path, default=OUT)
+    c.add_argument("--models", type=Path, default=MODELS)
+    c.add_argument("--tasks", default=",".join(TASKS))
     args = ap.parse_args(argv)
+    if args.cmd == "card":
+        return write_cards(args.results, args.models, args.tasks.split(","))
     if args.cmd == "prepare":
         prepare(args.data, args.seed)
         return 0

@@ -19,7 +19,7 @@ import wfdb
 
 from edge_runtime.cli import make_parser
 from edge_runtime.detect import Beat, StreamingDetector
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import EcgEdgeError, nonneg_int, positive_float
 from edge_runtime.records import Recording, read_record, resolve_record_path
 
 __all__ = ["build_parser", "read_input", "detect_beats", "write_annotations", "main"]
@@ -33,11 +33,11 @@ def build_parser():
         "(WFDB annotations, symbol N), readable by wfdb.rdann and bxb.",
     )
     p.add_argument("--record", required=True, help="WFDB record path (dir/100, .hea or .dat)")
-    p.add_argument("--channel", type=int, action="append",
+    p.add_argument("--channel", type=nonneg_int, action="append",
                    help="channel index to use (repeat for multi-lead fusion); default MLII, "
                    "else II, else channel 0")
     p.add_argument("--out", required=True, type=Path, help="output directory")
-    p.add_argument("--block-s", type=float, default=1.0,
+    p.add_argument("--block-s", type=positive_float, default=1.0,
                    help="streaming block length in seconds (output does not depend on it)")
     p.add_argument("--extension", default="qrs", help="annotation file extension (qrs)")
     p.add_argument("--beat-model", type=Path, default=None,

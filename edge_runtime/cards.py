@@ -64,3 +64,14 @@ def check_card(card: dict, fs: float, stream_leads: Sequence[str], what: str,
     if card["task"] != "beat" and "samples" not in win:
         raise EcgEdgeError(f"{what}: a window model card needs window.samples")
     return idx  # type: ignore[return-value]
+
+
+def detector_lead_index(stream_leads: Sequence[str], wanted: str | None, default: int) -> int:
+    """Index of the lead the R-peak detector runs on: the one asked for (an unknown lead is
+    a one-line error), else ``default`` (the beat model's lead, or the first)."""
+    if wanted is None:
+        return default
+    idx = lead_index(stream_leads, wanted)
+    if idx is None:
+        raise EcgEdgeError(f"detector lead {wanted} not in the stream")
+    return idx

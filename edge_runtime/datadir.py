@@ -20,10 +20,16 @@ def candidate_data_dirs() -> list[Path]:
 
 
 def find_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """Return the data dir if one can be found, else None (for tests that skip)."""
+    """Return the data dir if one can be found, else None (for tests that skip).
+
+    A dir named explicitly (``--data-dir``) that does not exist is a one-line error, never a
+    silent fall-back to another copy of the data (or to the record shipped in the package).
+    """
     if explicit:
         p = Path(explicit)
-        return p if p.is_dir() else None
+        if not p.is_dir():
+            raise EcgEdgeError(f"data dir not found: {explicit}")
+        return p
     env = os.environ.get("ECGEDGE_DATA")
     if env:
         p = Path(env)

@@ -4,12 +4,14 @@ Bad input (missing files, wrong sample rate, mismatched leads, bad flags) must e
 clear line and a non-zero exit, never a traceback. Code raises :class:`EcgEdgeError` with a
 message written for the user; the CLI prints ``ecgedge: error: <message>`` and exits with
 ``exit_code``. Bad flags are the same kind of error: :func:`make_parser` gives every command
-(``ecgedge run``, ``ecgedge sim``, ...) an argparse that reports them as one line too.
+(``ecgedge run``, ``ecgedge sim``, ...) an argparse that reports them as one line too, and
+the flag types (:func:`positive_float`, ...) refuse out-of-range numbers the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from typing import NoReturn
 
 
@@ -45,3 +47,41 @@ def make_parser(prog: str, description: str, **kwargs) -> OneLineArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         **kwargs,
     )
+
+
+def _number(text: str, kind: type) -> float | int:
+    try:
+        v = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got '{text}'")
+    return v
+
+
+def _at_least(kind: type, lo: float, strict: bool, name: str, what: str):
+    """An argparse type: a finite ``kind`` that is ``> lo`` (strict) or ``>= lo``."""
+
+    def check(text: str):
+        v = _number(text, kind)
+        if v < lo or (strict and v == lo):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return kind(v)
+
+    check.__name__ = name  # argparse names the type in some messages
+    check.__doc__ = f"argparse type: {what}."
+    return check
+
+
+positive_float = _at_least(float, 0, True, "positive_float", "> 0")
+nonneg_float = _at_least(float, 0, False, "nonneg_float", ">= 0")
+positive_int = _at_least(int, 1, False, "positive_int", "an integer >= 1")
+nonneg_int = _at_least(int, 0, False, "nonneg_int", "an integer >= 0")
+
+
+def device_id(text: str) -> int:
+    """argparse type: a device id as the wire carries it (16 bits, 0-65535)."""
+    v = _number(text, int)
+    if not 0 <= v <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"must be 0-65535 (16 bits on the wire), got {text}")
+    return int(v)

@@ -8,9 +8,12 @@ counts kept elsewhere stay exact. An offline run on an annotated record keeps ev
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-__all__ = ["BeatHistory"]
+import numpy as np
+
+__all__ = ["BeatHistory", "run_summary"]
 
 
 class BeatHistory:
@@ -54,3 +57,29 @@ class BeatHistory:
             del self.updates[: len(self.updates) - keep]
         if len(self.hr_trend) > keep:
             self.hr_trend = self.hr_trend[::2]
+
+
+def run_summary(p: Any) -> dict:
+    """The end-of-run summary of a :class:`~edge_runtime.pipeline.Pipeline` ``p``: beats per
+    class, HR trend (at most ~120 points), alert onsets, gaps, label latency p50/p99 of the
+    live beats, and EC57 agreement when the run had reference annotations."""
+    live = p.label_latency[: getattr(p, "_n_latency_live", len(p.label_latency))]
+    lat = np.asarray(live) if live else np.zeros(1)
+    s = {
+        "duration_s": round(p.n / p.fs, 3),
+        "beats": p._beat_index,
+        "beats_per_class": dict(sorted(p.class_counts.items())),
+        "alerts": dict(sorted(p._onsets.items())),
+        "gaps": p.gaps,
+        "lost_samples": p.lost_samples,
+        "hr_trend": p.hr_trend[:: max(1, len(p.hr_trend) // 120)],
+        "beat_latency_s": {"p50": round(float(np.percentile(lat, 50)), 4),
+                           "p99": round(float(np.percentile(lat, 99)), 4)},
+    }
+    if p.annotations is not None:
+        from edge_runtime.report import ec57_agreement
+
+        s["ec57"] = ec57_agreement(p.annotations[0], p.annotations[1],
+                                   np.asarray(p.beat_samples, np.int64),
+                                   p.beat_labels, p.fs, skip_s=0.0)
+    return json.loads(json.dumps(s))

@@ -7,6 +7,22 @@ the old one), samples and gaps go to the pipeline, link events become technical 
 (``disconnect``, and ``signal_loss`` when no data arrived for the rule's ``no_data_s``), and
 ``duration_s`` of signal ends the session. The pipeline's own status lines and summary are
 unchanged; the session only feeds it.
+
+Whose samples these are (issue 14, item 7):
+
+- device identity: a header with another device id than the session's (after a reconnect,
+  another device took the port) ends the session and starts a new one, stated on stderr and
+  in the journal (``{"event": "session", "action": "device_changed", ...}``). A new boot id
+  of the same device (it restarted) keeps the session, as before;
+- the device's sample clock: a session starts at the header's ``start_sample``. A reader that
+  joins late (``start_sample > 0``: the device had been sending before) counts those samples
+  as a gap (``Pipeline.gap``), so times in the journal are the device's times; samples lost
+  while the link was down show up as a gap when data resumes (the decoders compare the
+  frames' sample index with the next expected one). The pipeline fills a gap for at most its
+  ``max_gap_fill_s`` (60 s): beyond that the gap is counted in full but times lag the device
+  clock by the excess;
+- ECG leads only: channels whose names say they are not ECG (PLETH, ABP, RESP, ...;
+  :func:`edge_runtime.validation.classify_channels`) are not given to the pipeline.
 """
 
 from __future__ import annotations
@@ -23,6 +39,7 @@ from edge_runtime.errors import EcgEdgeError
 from edge_runtime.pipeline import Pipeline
 from edge_runtime.protocol import Gap, Header, Samples, make_decoder
 from edge_runtime.transport import ReconnectingReader, TransportEvent
+from edge_runtime.validation import classify_channels
 
 __all__ = ["PipelineHost", "LiveSession", "coalesce"]
 
@@ -92,6 +109,8 @@ class LiveSession:
         self._limit: int | None = None  # samples of this session to process (duration)
         self._last_data = time.monotonic()
         self._signal_lost = False
+        self._ecg: np.ndarray | None = None  # stream columns given to the pipeline (None: all)
+        self.device_changes = 0
 
     # -- reader thread: moves bytes only
     def _read(self, stop: threading.Event) -> None:
@@ -202,12 +221,34 @@ class LiveSession:
     def _on_header(self, h: Header) -> None:
         old = self.header
         self.header = h
-        if old is not None and self.host.pipeline is not None and (h.fs, h.leads) == (
-                old.fs, old.leads):
+        new_device = old is not None and h.device_id != old.device_id
+        if (old is not None and self.host.pipeline is not None and not new_device
+                and (h.fs, h.leads) == (old.fs, old.leads)):
             return  # same stream (periodic re-send or device restart): keep the session
-        self.host.end()  # new device configuration: close the old session
-        self.host.start(h.fs, list(h.leads), self.url)
-        self._limit = None if self.duration_s is None else int(self.duration_s * h.fs)
+        self.host.end()  # another device or a new configuration: close the old session
+        ch = classify_channels(h.leads)  # by name: the wire carries mV by definition
+        self._ecg = None if len(ch.ecg) == len(h.leads) else np.asarray(ch.ecg)
+        if ch.skipped:  # said even with --quiet, as the record's
+            print(f"ecgedge run: {self.url}: not ECG, not used: {ch.note()}", file=sys.stderr)
+        p = self.host.start(h.fs, [h.leads[i] for i in ch.ecg], self.url)
+        if new_device:
+            self.device_changes += 1
+            self._state_device_change(p, old, h)
+        if h.start_sample > 0 and (old is None or new_device):
+            # a late join: the device's clock says these samples were sent before we listened
+            p.gap(h.start_sample)
+        self._limit = None if self.duration_s is None else p.n + int(self.duration_s * h.fs)
+
+    def _state_device_change(self, p: Pipeline, old: Header, h: Header) -> None:
+        """Say that another device now feeds this port (stderr and the session's sinks)."""
+        # a warning, said even with --quiet
+        print(f"ecgedge run: {self.url}: device {old.device_id} was replaced by device "
+              f"{h.device_id}; new session", file=sys.stderr)
+        record = {"event": "session", "action": "device_changed", "port": self.url,
+                  "from_device": old.device_id, "to_device": h.device_id,
+                  "firmware": h.firmware, "start_sample": h.start_sample}
+        for sink in getattr(p, "sinks", ()):
+            sink.handle(record)
 
     def _on_samples(self, p: Pipeline, ev: Samples) -> bool:
         self._last_data = time.monotonic()
@@ -215,9 +256,12 @@ class LiveSession:
             self._signal_lost = False
             p.technical("signal_loss", False)
         data = ev.data
+        lead_off = ev.lead_off
+        if self._ecg is not None:
+            data, lead_off = data[:, self._ecg], lead_off[self._ecg]
         if self._limit is not None:
             data = data[: max(0, self._limit - p.n)]
-        p.push(data, lead_off=ev.lead_off)
+        p.push(data, lead_off=lead_off)
         return self._limit is None or p.n < self._limit
 
     def _check_signal_loss(self) -> None:

@@ -20,7 +20,6 @@ edge reaches the filters) and reported as a ``data_gap`` technical alert.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -31,12 +30,12 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.alerts import AlertEngine, AlertUpdate, BeatEvent, BeatLabel, TechnicalEvent
-from edge_runtime.cards import LEAD_ALIASES, card_id, check_card, lead_index
+from edge_runtime.cards import LEAD_ALIASES, card_id, check_card, detector_lead_index, lead_index
 from edge_runtime.detect import StreamingDetector
 from edge_runtime.dsp import RingBuffer
 from edge_runtime.errors import EcgEdgeError
 from edge_runtime.events import TICK, EventQueue
-from edge_runtime.history import BeatHistory
+from edge_runtime.history import BeatHistory, run_summary
 from edge_runtime.outputs import OUTPUT_ALARMS, Outputs
 from edge_runtime.stages import clock
 from edge_runtime.stages.beat import BeatStage, Labelled, UnlabelledBeats
@@ -115,15 +114,8 @@ class Pipeline:
             idx = check_card(window_model.card, self.fs, self.leads, "window model", lead_map)
             self.window = WindowStage(window_model, self.fs, idx, self.cfg.window_hop_s)
         self._labeller: BeatStage | UnlabelledBeats = self.beat or UnlabelledBeats()
-        if detector_lead is not None:
-            det = lead_index(self.leads, detector_lead)
-            if det is None:
-                raise EcgEdgeError(f"detector lead {detector_lead} not in the stream")
-        elif self.beat is not None:
-            det = self.beat.lead_idx[0]
-        else:
-            det = 0
-        self.det_lead = det
+        det = self.det_lead = detector_lead_index(
+            self.leads, detector_lead, self.beat.lead_idx[0] if self.beat is not None else 0)
         self.detector = StreamingDetector(self.fs)
         self.raw = RingBuffer(int(self.fs * (self.cfg.strip_before_s + self.cfg.strip_after_s
                                              + 30)), self.n_leads, np.float32)
@@ -158,8 +150,7 @@ class Pipeline:
         self.outputs = Outputs(self.sinks, self.device_id, [self.strips] if self.strips else [])
         self.annotations = annotations
         self._finished = False
-        #: called with (pipeline, block) before each block is counted (the web view's waveform)
-        self.on_samples: Callable[[Pipeline, np.ndarray], None] | None = None
+        self.on_samples: Callable[[Pipeline, np.ndarray], None] | None = None  # web waveform
         self._emit({
             "event": "session", "action": "start", "source": source, "fs": self.fs,
             "leads": self.leads, "device_id": self.device_id,
@@ -406,24 +397,4 @@ class Pipeline:
 
     def summary(self) -> dict:
         """Beats per class, HR trend, alerts, gaps, latencies (and EC57 if annotated)."""
-        live = self.label_latency[: getattr(self, "_n_latency_live", len(self.label_latency))]
-        lat = np.asarray(live) if live else np.zeros(1)
-        s = {
-            "duration_s": round(self.n / self.fs, 3),
-            "beats": self._beat_index,
-            "beats_per_class": dict(sorted(self.class_counts.items())),
-            "alerts": dict(sorted(self._onsets.items())),
-            "gaps": self.gaps,
-            "lost_samples": self.lost_samples,
-            "hr_trend": self.hr_trend[:: max(1, len(self.hr_trend) // 120)],
-            "beat_latency_s": {"p50": round(float(np.percentile(lat, 50)), 4),
-                               "p99": round(float(np.percentile(lat, 99)), 4)},
-        }
-        if self.annotations is not None:
-            from edge_runtime.report import ec57_agreement
-
-            s["ec57"] = ec57_agreement(self.annotations[0], self.annotations[1],
-                                       np.asarray(self.beat_samples, np.int64),
-                                       self.beat_labels, self.fs,
-                                       skip_s=0.0)
-        return json.loads(json.dumps(s))
+        return run_summary(self)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.cli import make_parser
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import EcgEdgeError, positive_float
 from edge_runtime.windowing import record_windows
 
 #: Alternative spellings of the 12 standard lead names found in WFDB headers.
@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
                     "Window-model probabilities per 10 s window of a WFDB record (JSON lines).")
     p.add_argument("--record", required=True, help="WFDB record path (dir/name[.hea])")
     p.add_argument("--model", required=True, help="model artifact (.onnx or .tflite with card)")
-    p.add_argument("--hop", type=float, default=None,
+    p.add_argument("--hop", type=positive_float, default=None,
                    help="seconds between window starts (default: the window length)")
     args = p.parse_args(argv)
     if args.hop is not None and args.hop <= 0:

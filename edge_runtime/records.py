@@ -86,9 +86,11 @@ def find_record(name: str | Path, data_dir: str | Path | None = None) -> Path:
     p = Path(name)
     stem = p.with_suffix("") if p.suffix in (".hea", ".dat") else p
     candidates = [stem]
-    if stem.parent == Path("."):
+    root = find_data_dir(data_dir)  # a named data dir that is missing: one-line error
+    if data_dir is None and stem.parent == Path("."):
+        # the shipped copy stands in only when no data dir was named: a named one is not
+        # second-guessed (its record, or a one-line error)
         candidates.append(shipped_record_path(stem.name))
-    root = find_data_dir(data_dir)
     if root is not None and not stem.is_absolute():
         candidates += [root / "mitdb" / stem, root / stem]
     for c in candidates:

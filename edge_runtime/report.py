@@ -30,7 +30,7 @@ from edge_runtime.ec57 import (
     ec57_metrics,
     excluded_intervals,
 )
-from edge_runtime.errors import EcgEdgeError
+from edge_runtime.errors import EcgEdgeError, nonneg_float
 from edge_runtime.records import AAMI_MAP, read_beat_annotations, resolve_record_path
 from edge_runtime.sinks.journal import read_journal
 
@@ -134,8 +134,8 @@ def summarise_journal(records: list[dict]) -> dict:
     }
 
 
-def _print(summary: dict, out=sys.stdout) -> None:
-    w = out.write
+def _print(summary: dict, out=None) -> None:
+    w = (out or sys.stdout).write  # looked up per call: sys.stdout may be replaced
     w(f"source {summary['source']}  fs {summary['fs']}  sessions {summary['sessions']}\n")
     cls = " ".join(f"{k}:{v}" for k, v in summary["beats_per_class"].items())
     w(f"beats {summary['beats']}  [{cls}]\n")
@@ -162,12 +162,36 @@ def _print(summary: dict, out=sys.stdout) -> None:
         w("\n")
 
 
+def _check_record(record: str, s: dict, records: list[dict]) -> None:
+    """``--record`` must be the record the journal ran on: scoring another record's beats
+    against this run would print EC57 numbers that mean nothing. One line when it is not."""
+    path = resolve_record_path(record)
+    hdr = wfdb.rdheader(str(path))
+    src = s["source"]
+    if src and Path(str(src) + ".hea").is_file():
+        if Path(str(src)).name != path.name:
+            raise EcgEdgeError(f"the journal is a run of record {Path(str(src)).name} ({src}), "
+                               f"not of {path.name}")
+    else:  # a live stream: its rate and length are all that can be checked
+        print(f"ecgedge report: warning: the journal's stream came from {src}; nothing in it "
+              f"says it was record {path.name}", file=sys.stderr)
+    if abs(float(hdr.fs) - float(s["fs"])) > 1e-6:
+        raise EcgEdgeError(f"record {path.name} is sampled at {hdr.fs:g} Hz, the journal's "
+                           f"stream at {float(s['fs']):g} Hz: not the record it ran on")
+    ends = [r.get("time_s") for r in records
+            if r.get("event") == "session" and r.get("action") == "end"]
+    if ends and ends[-1] is not None and hdr.sig_len and (
+            float(ends[-1]) * float(s["fs"]) > hdr.sig_len + 1):
+        raise EcgEdgeError(f"the journal's run lasted {float(ends[-1]):g} s, longer than record "
+                           f"{path.name} ({hdr.sig_len / hdr.fs:g} s): not the record it ran on")
+
+
 def main(argv: list[str]) -> int:
     p = make_parser("ecgedge report", "Summarise a run journal (JSONL) written by ecgedge run.")
     p.add_argument("journal", help="journal file (JSON lines)")
     p.add_argument("--record", help="annotated WFDB record to compare beats with (EC57)")
     p.add_argument("--annotator", default="atr", help="reference annotation extension")
-    p.add_argument("--skip-s", type=float, default=0.0,
+    p.add_argument("--skip-s", type=nonneg_float, default=0.0,
                    help="start counting after this many seconds (EC57 on MIT-BIH: 300)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = p.parse_args(argv)
@@ -182,6 +206,8 @@ def main(argv: list[str]) -> int:
     if rec is not None:
         if not s["fs"]:
             raise EcgEdgeError("journal has no session record: cannot tell its sample rate")
+        if args.record is not None:
+            _check_record(args.record, s, records)
         ref_s, ref_sym = read_beat_annotations(rec, extension=args.annotator)
         ends = [r.get("time_s") for r in records
                 if r.get("event") == "session" and r.get("action") == "end"]

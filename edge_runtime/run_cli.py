@@ -25,6 +25,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_runtime.alerts import AlertEngine, load_config
 from edge_runtime.errors import EcgEdgeError, make_parser
 from edge_runtime.pipeline import Pipeline, PipelineConfig
@@ -32,6 +34,13 @@ from edge_runtime.sinks.console import ConsoleSink
 from edge_runtime.sinks.journal import JournalSink
 from edge_runtime.sinks.spool import Spool
 from edge_runtime.sinks.spooled import SpooledSink
+from edge_runtime.validation import (
+    check_fs,
+    check_lead_map,
+    nonneg_float,
+    positive_float,
+    positive_int,
+)
 
 __all__ = ["main", "build_parser", "load_models", "build_sinks"]
 
@@ -63,22 +72,25 @@ def build_parser():
     ap.add_argument("--webhook", help="POST alerts as JSON to this URL")
     ap.add_argument("--web", metavar="HOST:PORT",
                     help="serve the live bedside view here (e.g. 127.0.0.1:8080)")
-    ap.add_argument("--queue-size", type=int, default=1000, help="network sink queue length")
+    ap.add_argument("--queue-size", type=positive_int, default=1000,
+                    help="network sink queue length")
     ap.add_argument("--spool", metavar="DIR",
                     help="keep undelivered alerts of network sinks here (default: next to "
                          "--journal as JOURNAL.spool/; without either, in memory)")
-    ap.add_argument("--spool-max", type=int, default=10_000,
+    ap.add_argument("--spool-max", type=positive_int, default=10_000,
                     help="most alerts spooled per network sink (the oldest are dropped, "
                          "and the drop journaled)")
     ap.add_argument("--mode", default="auto", choices=["auto", "binary", "csv"],
                     help="wire format of --port")
-    ap.add_argument("--baud", type=int, default=115200, help="serial baud rate")
-    ap.add_argument("--max-down-s", type=float, default=None,
+    ap.add_argument("--baud", type=positive_int, default=115200, help="serial baud rate")
+    ap.add_argument("--max-down-s", type=nonneg_float, default=None,
                     help="give up after the port is gone this long (default: retry forever)")
-    ap.add_argument("--duration", type=float, help="stop after this many seconds of signal")
-    ap.add_argument("--status-every", type=float, default=2.0, help="status line period, s")
+    ap.add_argument("--duration", type=positive_float,
+                    help="stop after this many seconds of signal")
+    ap.add_argument("--status-every", type=positive_float, default=2.0,
+                    help="status line period, s")
     ap.add_argument("--quiet", action="store_true", help="no console output except errors")
-    ap.add_argument("--threads", type=int, default=1, help="inference threads")
+    ap.add_argument("--threads", type=positive_int, default=1, help="inference threads")
     return ap
 
 
@@ -168,6 +180,7 @@ class Runtime:
         self.device_id = args.device_id or self.config["engine"].get("device_id", "ecgedge-0")
         self.beat_model, self.window_model = load_models(args)
         self.lead_map = _lead_map(args.lead_map)
+        check_lead_map(self.lead_map, self._card_leads())
         if args.strips:
             from edge_runtime.strips import check_strips_dir
 
@@ -189,9 +202,15 @@ class Runtime:
             if not args.quiet:
                 print(f"ecgedge run: bedside view at {self.web_server.url}", flush=True)
 
+    def _card_leads(self) -> list[str]:
+        return [lead for m in (self.beat_model, self.window_model) if m is not None
+                for lead in m.card.get("leads", [])]
+
     def start(self, fs: float, leads: list[str], source: str, annotations=None) -> Pipeline:
         from edge_runtime.pipeline import check_card
 
+        check_fs(fs, f"the stream from {source}")
+        check_lead_map(self.lead_map, self._card_leads(), leads)
         for attr, flag in (("beat_model", "--beat-model"), ("window_model", "--window-model")):
             m = getattr(self, attr)
             if m is None or getattr(self.args, attr) != "auto":
@@ -236,17 +255,53 @@ def _run_record(rt: Runtime, args) -> None:
     from edge_runtime.records import read_beat_annotations, read_record
 
     path = _resolve_record(args.record, args.data_dir)
-    rec = read_record(path)
+    rec, fs_from = _ecg_record(read_record(path))
     n = rec.n_samples if args.duration is None else min(rec.n_samples,
                                                           int(round(args.duration * rec.fs)))
     ann = None
     if path.with_suffix(".atr").is_file():
         s, sym = read_beat_annotations(path, sampto=n)
+        if fs_from is not None:  # reference beats follow the new rate
+            s = np.round(s * rec.fs / fs_from).astype(np.int64)
         ann = (s, sym)
     p = rt.start(rec.fs, rec.leads, str(path), ann)
     step = int(10 * rec.fs)  # blocks do not change results; 10 s keeps pushes cheap
     for i in range(0, n, step):
         p.push(rec.signal[i:min(i + step, n)])
+
+
+def _ecg_record(rec):
+    """The record's ECG leads in mV at a supported rate (module ``validation``), said aloud.
+
+    Returns the record (the same object when nothing changed) and the rate it was resampled
+    from (None when it was not)."""
+    from edge_runtime.records import Recording
+    from edge_runtime.validation import FS_RANGE, classify_channels, resample_record
+
+    ch = classify_channels(rec.leads, rec.units)
+    notes = []
+    if ch.skipped:
+        notes.append(f"not ECG, not used: {ch.note()}")
+    sig = rec.signal
+    if len(ch.ecg) != sig.shape[1]:
+        sig = sig[:, ch.ecg]
+    if any(f != 1.0 for f in ch.factors):
+        sig = sig * np.asarray(ch.factors)[None, :]
+        notes.append("converted to mV: " + ", ".join(
+            f"{rec.leads[i]} ({rec.units[i]})" for i, f in zip(ch.ecg, ch.factors, strict=True)
+            if f != 1.0))
+    fs, fs_from = rec.fs, None
+    if fs > FS_RANGE[1]:  # downsampling offline is safe (anti-aliased); upsampling is not
+        sig, fs = resample_record(sig, rec.fs)
+        fs_from = rec.fs
+        notes.append(f"resampled from {rec.fs:g} Hz to {fs:g} Hz")
+    if notes:  # said even with --quiet: it changes what the numbers mean
+        print(f"ecgedge run: record {rec.name}: " + "; ".join(notes), file=sys.stderr)
+    if not notes:
+        return rec, None
+    out = Recording(rec.name, fs, sig, [rec.leads[i] for i in ch.ecg],
+                    [rec.units[i] if i < len(rec.units) else "" for i in ch.ecg], rec.path)
+    return out, fs_from
 
 
 def _resolve_record(name: str, data_dir: str | None) -> Path:

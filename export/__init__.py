@@ -9,6 +9,10 @@ Modules, in the order the work flows (``ecgedge export build`` runs them all):
 * :mod:`export.quantize` - ONNX int8 static QDQ per-channel, calibration methods as data;
 * :mod:`export.tflite` - optional TFLite float/int8 (litert-torch, ai-edge-quantizer);
 * :mod:`export.parity` - artifact vs torch on the test split, with the issue's bounds;
+* :mod:`export.isa_gate` - int8 parity on every reachable ISA class (qemu, arm64 root),
+  with :mod:`export.isa_probe` (CPU class + logits, run under emulation),
+  :mod:`export.isa_subset` (the fixed emulation subsets) and :mod:`export.isa_card`
+  (the cards' ``parity_per_isa`` table);
 * :mod:`export.pipeline` - the whole path for one checkpoint; writes nothing unless parity holds;
 * :mod:`export.cli` - ``ecgedge export build|inspect``.
 

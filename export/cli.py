@@ -3,6 +3,7 @@
 Subcommands::
 
     ecgedge export build [CKPT ...] [--out models] [--data-dir DIR] [--methods ...]
+                         [--arm64-root DIR]
     ecgedge export inspect MODEL [--json]
 
 ``build`` without checkpoints exports every ``models/checkpoints/<task>.pt`` that exists.
@@ -53,6 +54,10 @@ def build_main(argv: list[str]) -> int:
     p.add_argument("--report-dir", default=str(DEFAULT_RESULTS),
                    help="where export_<task>.json reports go (default: docs/results)")
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration sample")
+    p.add_argument("--arm64-root", metavar="DIR",
+                   help="arm64 root built by bench/arm64.sh: also hold int8 parity under "
+                   "qemu-aarch64 cortex-a72 and max (needs root); without it the aarch64 "
+                   "classes are recorded as not checked")
     args = p.parse_args(argv)
 
     from export.quantize import METHODS
@@ -79,8 +84,13 @@ def build_main(argv: list[str]) -> int:
 
     from export.checkpoint import load_checkpoint
     from export.datasets import load_export_data
+    from export.isa_gate import targets
     from export.pipeline import export_checkpoint, write_report
 
+    isa_targets = targets(args.arm64_root)
+    for t in isa_targets:
+        print(f"int8 parity target {t.isa_class}: "
+              f"{t.how if not t.reason else 'not checked (' + t.reason + ')'}", flush=True)
     command = "ecgedge export build " + " ".join(shlex.quote(a) for a in argv)
     loaded = [load_checkpoint(c) for c in ckpts]  # refuse bad checkpoints before any work
     for ck in loaded:
@@ -91,7 +101,7 @@ def build_main(argv: list[str]) -> int:
               f"test {len(data.test)} examples ({data.source})", flush=True)
         report = export_checkpoint(
             ck, args.out, data, methods=methods, keep_float=keep, tflite=tflite,
-            command=command,
+            command=command, isa_targets=isa_targets,
             log=lambda m: print(m, flush=True),
         )
         Path(args.report_dir).mkdir(parents=True, exist_ok=True)
@@ -156,6 +166,10 @@ def format_card(card: dict, path: str | Path = "") -> str:
         lines.append(f"  parity      max|diff|={par.get('max_abs_diff_logits'):.2e} "
                      f"agreement={par.get('agreement'):.4f} {par.get('metric')} drop="
                      f"{par.get('metric_drop'):.4f} passed={par.get('passed')}")
+    if card.get("parity_per_isa"):
+        from export.isa_card import format_table
+
+        lines += format_table(card["parity_per_isa"])
     exp = card.get("export") or {}
 
     def dirty(d: dict) -> str:

@@ -30,6 +30,8 @@ from edge_runtime.errors import EcgEdgeError
 from edge_runtime.provenance import git_commit, ids_hash, provenance
 from export.checkpoint import Checkpoint, load_checkpoint, torch_logits
 from export.datasets import ExportData, Split
+from export.isa_card import tflite_section, write_tflite_section
+from export.isa_gate import Target, check, native_only
 from export.onnx_export import OPSET, export_onnx, save_checked, set_card
 from export.parity import BOUNDS, ParityResult, artifact_logits, compare, val_score
 from export.quantize import KEEP_FLOAT, METHODS, QuantConfig, describe_pre_process, quantize_onnx
@@ -45,6 +47,8 @@ class ExportReport:
     failures: list[str] = field(default_factory=list)
     export: dict[str, Any] = field(default_factory=dict)
     checkpoint: str = ""
+    parity_per_isa: dict[str, Any] = field(default_factory=dict)
+    isa_dropped: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +63,8 @@ class ExportReport:
             "quantization_method": self.method,
             "calibration_candidates_val": self.candidates,
             "parity_test": self.parity,
+            "parity_per_isa": self.parity_per_isa,
+            "dropped_by_isa_gate": self.isa_dropped,
             "failures": self.failures,
         }
 
@@ -81,6 +87,45 @@ def _pick(candidates: dict[str, dict[str, Any]], order: list[str]) -> str:
     return max(order, key=lambda n: (candidates[n]["agreement_with_torch"], metric(n)))
 
 
+def _ranked(candidates: dict[str, dict[str, Any]], order: list[str]) -> list[str]:
+    """Every candidate in :func:`_pick`'s order of preference (its choice first)."""
+    left, out = list(order), []
+    while left:
+        out.append(_pick({n: candidates[n] for n in left}, left))
+        left.remove(out[-1])
+    return out
+
+
+def _gate(card, task, report, paths, data, ref_test, bounds, tgts, log):
+    """The first candidate, in validation order, whose int8 test parity holds natively and
+    on every reached ISA class; if none does, the validation choice (the caller then fails).
+    Dropped candidates and why go to ``report.isa_dropped``."""
+    first = None
+    for name in _ranked(report.candidates, list(paths)):
+        art = artifact_logits(paths[name], data.test.inputs)
+        p8 = compare(card, "int8", ref_test, art, data.test.y, bounds)
+        log(f"[{task}] int8 {name}: test parity {_fmt(p8)}")
+        if not p8.passed:
+            isa = {"targets": {}, "not_checked": [], "checked_all_passed": False,
+                   "note": "native test parity failed; emulated classes not run"}
+            report.isa_dropped[name] = "native: " + "; ".join(p8.failures())
+        else:
+            log(f"[{task}]   per-ISA parity of {name}:")
+            isa = check(card, paths[name], data.test.inputs, data.test.y, ref_test, tgts,
+                        bounds, log=log, native_logits=art)
+            if isa["checked_all_passed"]:
+                if isa["not_checked"]:
+                    log(f"[{task}]   not checked: {', '.join(isa['not_checked'])}")
+                log(f"[{task}] kept {name}")
+                return name, p8, isa
+            bad = [c for c, e in isa["targets"].items() if e["status"] == "failed"]
+            report.isa_dropped[name] = "failed on " + ", ".join(bad)
+        log(f"[{task}] dropped {name}: {report.isa_dropped[name]}")
+        first = first or (name, p8, isa)
+    assert first is not None
+    return first
+
+
 def _rewrite_card(path: Path, card: dict[str, Any]) -> None:
     model = onnx.load(str(path))
     set_card(model, card)
@@ -97,8 +142,12 @@ def export_checkpoint(
     command: str = "",
     log=print,
     bounds: dict[str, dict[str, float]] | None = None,
+    isa_targets: list[Target] | None = None,
 ) -> ExportReport:
-    """Export one checkpoint; raises EcgEdgeError (and writes nothing) if parity fails."""
+    """Export one checkpoint; raises EcgEdgeError (and writes nothing) if parity fails.
+
+    ``isa_targets`` (:func:`export.isa_gate.targets`): the ISA classes an int8 candidate
+    must hold parity on; None = this CPU only, the others recorded as not checked."""
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     card, names, task = ck.card, ck.input_names, ck.card["task"]
     out_dir = Path(out_dir)
@@ -158,13 +207,11 @@ def export_checkpoint(
                 log(f"[{task}]   int8 {name:<28} val {c['metric']}={c['value']:.4f} "
                     f"agreement={c['agreement_with_torch']:.4f}"
                     f"{'  (meets bounds on val)' if c['meets_bounds'] else ''}")
-        best = _pick(report.candidates, list(configs))
+        best, p8, isa = _gate(card, task, report, int8_paths, data, ref_test, bounds["int8"],
+                              isa_targets if isa_targets is not None else native_only(), log)
         report.method = best
-        p8 = compare(card, "int8", ref_test,
-                     artifact_logits(int8_paths[best], data.test.inputs), data.test.y,
-                     bounds["int8"])
         report.parity["int8"] = p8.to_dict()
-        log(f"[{task}] kept {best}; int8 test parity: {_fmt(p8)}")
+        report.parity_per_isa = isa
 
         calib_info = {
             "split": "train",
@@ -172,7 +219,9 @@ def export_checkpoint(
             "ids": data.calib_ids,
             "ids_hash": ids_hash(data.calib_ids),
             "selection": "on validation: meet the int8 bounds with the fewest float layers, "
-            "then best metric; else closest to torch",
+            "then best metric; else closest to torch; then, in that order, the first whose "
+            "test-split parity holds on every ISA class the export reached",
+            "dropped_by_isa_gate": report.isa_dropped,
             "validation_ids_hash": ids_hash(data.val.ids),
             "candidates_tried": list(report.candidates),
             "chosen_val": report.candidates[best],
@@ -186,7 +235,7 @@ def export_checkpoint(
                                   "tool": "onnxruntime.quantization.quantize_static",
                                   "calibration": calib_info},
                  "metrics_fp32": _metrics(p32), "metrics_int8": _metrics(p8),
-                 "parity": p8.to_dict()}
+                 "parity": p8.to_dict(), "parity_per_isa": isa}
         _rewrite_card(fp32, card32)
         _rewrite_card(int8_paths[best], card8)
         staged = {"fp32.onnx": fp32, "int8.onnx": int8_paths[best]}
@@ -198,12 +247,18 @@ def export_checkpoint(
             for prec, path, res in export_tflite(ck, tmp, data, ref_val, ref_test, card32,
                                                  card8, log, bounds):
                 staged[f"{prec}.tflite"] = path
+                if prec == "int8":
+                    write_tflite_section(path, tflite_section(res.to_dict(), isa, bounds["int8"]))
                 report.parity[f"{prec}_tflite"] = res.to_dict()
                 results[f"{prec}_tflite"] = res
 
         results["fp32"], results["int8"] = p32, p8
         for name, res in results.items():
             report.failures += [f"{name}: {f}" for f in res.failures()]
+        report.failures += [f"int8 on {c}: agreement {e['agreement']:.4f}, drop "
+                            f"{e['metric_drop'] * 100:+.2f} pt (n={e['n']}, {e['emulation']})"
+                            for c, e in isa["targets"].items()
+                            if e["status"] == "failed" and e.get("emulation")]
         if report.failures:
             raise EcgEdgeError(f"{task}: parity bound broken ({'; '.join(report.failures)}); "
                                "nothing written")

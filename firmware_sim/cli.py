@@ -19,7 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import EcgEdgeError, make_parser
+from edge_runtime.errors import (
+    EcgEdgeError,
+    device_id,
+    make_parser,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 from edge_runtime.records import find_record, read_beat_annotations, read_record
 from firmware_sim.device import SimDevice
 from firmware_sim.faults import parse_faults
@@ -35,19 +43,23 @@ def build_parser():
         "--data-dir", help="PhysioNet data dir (default $ECGEDGE_DATA or ../shared/data)"
     )
     ap.add_argument("--leads", help="comma list of lead names to send (default all)")
-    ap.add_argument("--speed", type=float, default=1.0, help="x real time, 1-1000; 0 = unpaced")
+    ap.add_argument("--speed", type=nonneg_float, default=1.0,
+                    help="x real time, 1-1000; 0 = unpaced")
     ap.add_argument("--mode", choices=["binary", "csv"], default="binary")
-    ap.add_argument("--fs", type=float, help="device sampling rate (resample, e.g. 250 or 500)")
-    ap.add_argument("--gain", type=float, help="ADC counts per mV (default: the record's)")
+    ap.add_argument("--fs", type=positive_float,
+                    help="device sampling rate (resample, e.g. 250 or 500)")
+    ap.add_argument("--gain", type=positive_float, help="ADC counts per mV (default: the record's)")
     ap.add_argument(
-        "--adc-bits", type=int, default=16, help="ADC resolution (clip + saturation flag)"
+        "--adc-bits", type=positive_int, default=16, help="ADC resolution (clip + saturation flag)"
     )
-    ap.add_argument("--samples-per-frame", type=int, help="default fs/25 (40 ms frames)")
+    ap.add_argument("--samples-per-frame", type=positive_int, help="default fs/25 (40 ms frames)")
     ap.add_argument("--loop", action="store_true", help="repeat the record forever")
-    ap.add_argument("--duration", type=float, help="stop after this many seconds of signal")
+    ap.add_argument("--duration", type=positive_float,
+                    help="stop after this many seconds of signal")
     ap.add_argument("--faults", help="e.g. bitflip,drop=0.02,noise=ma:6,leadoff,disconnect=20:2")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the fault generator")
-    ap.add_argument("--device-id", type=int, default=1)
+    ap.add_argument("--seed", type=nonneg_int, default=0, help="seed of the fault generator")
+    ap.add_argument("--device-id", type=device_id, default=1,
+                    help="device id on the wire (0-65535)")
     out = ap.add_mutually_exclusive_group()
     out.add_argument(
         "--pty",

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime import run_cli
-from edge_runtime.errors import EcgEdgeError, make_parser
+from edge_runtime.errors import EcgEdgeError, make_parser, positive_float
 from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
 from edge_runtime.sinks.journal import read_journal
 from firmware_sim.device import SimDevice
@@ -32,9 +32,9 @@ from firmware_sim.ports import PtyOutput
 
 def build_parser():
     ap = make_parser("ecgedge demo", __doc__)
-    ap.add_argument("--speed", type=float, default=20.0,
+    ap.add_argument("--speed", type=positive_float, default=20.0,
                     help="replay speed, x real time (default 20: record 100 takes 90 s)")
-    ap.add_argument("--duration", type=float, default=None,
+    ap.add_argument("--duration", type=positive_float, default=None,
                     help="seconds of signal to stream (default: the whole record, 30 min)")
     ap.add_argument("--record", default=None,
                     help="WFDB record to stream instead of the shipped MIT-BIH 100")

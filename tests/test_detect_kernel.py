@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.datadir import find_data_dir
-from edge_runtime.detect import Beat, StreamingDetector, _kernel, streaming
+from edge_runtime.detect import Beat, StreamingDetector, _kernel, frontend
 from edge_runtime.records import read_record
 
 _DATA = find_data_dir()
@@ -45,7 +45,7 @@ def python_kernel(monkeypatch):
 
     mod.run_block = counted
     mod.calls = calls
-    monkeypatch.setattr(streaming, "_kernel", mod)
+    monkeypatch.setattr(frontend, "_kernel", mod)
     return mod
 
 

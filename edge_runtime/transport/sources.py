@@ -89,18 +89,32 @@ class FileSource:
 
 
 class SerialSource:
-    """A pyserial port (a device path or any URL pyserial knows) as a :class:`ByteSource`."""
+    """A pyserial port (a device path or any URL pyserial knows) as a :class:`ByteSource`.
+
+    A device path (``/dev/ttyUSB0``, a pty ``/dev/pts/N``) is opened *exclusively*
+    (pyserial's ``exclusive=True``: an advisory ``flock(LOCK_EX | LOCK_NB)`` held while it is
+    open): two readers sharing a port would each get part of the bytes and both would see a
+    broken stream, so a second ``ecgedge run`` on the same port gets a one-line error instead.
+    (``flock`` is advisory: a program that does not ask for the lock, e.g. ``cat``, is not
+    kept out.)
+    """
 
     reopenable = True
 
-    def __init__(self, url: str, baudrate: int = 115200) -> None:
+    def __init__(self, url: str, baudrate: int = 115200, exclusive: bool | None = None) -> None:
         import serial
 
         self.url = url
         self._serial_exc = serial.SerialException
+        if exclusive is None:
+            exclusive = "://" not in url  # device paths; URL handlers have no lock to take
+        kwargs = {"exclusive": True} if exclusive else {}
         try:
-            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05)
+            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05, **kwargs)
         except (serial.SerialException, ValueError, OSError) as exc:
+            if "exclusively lock" in str(exc):
+                raise EcgEdgeError(f"cannot open port {url}: it is in use by another reader "
+                                   "(ports are opened exclusively)") from None
             raise EcgEdgeError(f"cannot open port {url}: {short(exc)}") from None
 
     @property

@@ -78,9 +78,10 @@ class _BeatNet(nn.Module):
 
     rr: _RRBranch | None
 
-    def __init__(self, use_rr: bool) -> None:
+    def __init__(self, in_leads: int, width: int, use_rr: bool) -> None:
         super().__init__()
         self.uses_rr = bool(use_rr)
+        self.features = _front_end(in_leads, width)  # first module: same seeded init as before
 
     def _fuse_and_head(self, n_feat: int, n_classes: int, use_rr: bool, n_rr: int, w: int,
                        dropout: float) -> None:
@@ -116,9 +117,8 @@ class BeatCNN(_BeatNet):
         n_rr: int = N_RR,
         dropout: float = 0.2,
     ) -> None:
-        super().__init__(use_rr)
+        super().__init__(in_leads, width, use_rr)
         w = width
-        self.features = _front_end(in_leads, w)
         self.features.append(_block(2 * w, 4 * w, 3, False))
         # avg + max pooling of 4w channels
         self._fuse_and_head(8 * w, n_classes, self.uses_rr, n_rr, w, dropout)
@@ -151,9 +151,8 @@ class BeatCNNGRU(_BeatNet):
         n_rr: int = N_RR,
         dropout: float = 0.2,
     ) -> None:
-        super().__init__(use_rr)
+        super().__init__(in_leads, width, use_rr)
         w = width
-        self.features = _front_end(in_leads, w)
         self.gru = nn.GRU(2 * w, hidden, batch_first=True)
         self._fuse_and_head(hidden, n_classes, self.uses_rr, n_rr, w, dropout)
 

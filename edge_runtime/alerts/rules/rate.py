@@ -30,6 +30,13 @@ class RateRule(Rule):
         self.escalate_to = c["escalate_to"]
         self.hyst = Hysteresis(c["onset_s"], c["offset_s"])
 
+    @classmethod
+    def cross_check(cls, config):
+        """The clearing limit lies on the normal side of the onset limit (hysteresis)."""
+        if cls.low:
+            return order_check(config, cls.limit_key, "hr_clear")
+        return order_check(config, "hr_clear", cls.limit_key)
+
     def on_beat(self, ctx: RuleContext, beat: BeatEvent, prev: BeatEvent | None) -> None:
         hr = ctx.heart_rate()
         if hr is None:
@@ -65,33 +72,26 @@ class RateRule(Rule):
             ctx.escalate(name, self.escalate_to, {"escalate_hr_bpm": hr})
 
 
+def _rate_params(limit_key: str, escalate_key: str, low: bool) -> dict:
+    """The config keys of a rate rule (the same for both sides, with their own names)."""
+    onset_op, offset_op = ("<", ">") if low else (">", "<")
+    return {
+        limit_key: number(above=0, doc=f"onset when HR {onset_op} {limit_key} for onset_s"),
+        "hr_clear": number(above=0, doc=f"offset when HR {offset_op} hr_clear for offset_s"),
+        "onset_s": seconds(), "offset_s": seconds(),
+        escalate_key: number(above=0), "escalate_to": severity(),
+    }
+
+
 class Bradycardia(RateRule):
     name = "bradycardia"
     low = True
     limit_key, escalate_key = "hr_below", "escalate_below"
-    params = {
-        "hr_below": number(above=0, doc="onset when HR < hr_below for onset_s"),
-        "hr_clear": number(above=0, doc="offset when HR > hr_clear for offset_s"),
-        "onset_s": seconds(), "offset_s": seconds(),
-        "escalate_below": number(above=0), "escalate_to": severity(),
-    }
-
-    @classmethod
-    def cross_check(cls, config):
-        return order_check(config, "hr_below", "hr_clear")
+    params = _rate_params(limit_key, escalate_key, low)
 
 
 class Tachycardia(RateRule):
     name = "tachycardia"
     low = False
     limit_key, escalate_key = "hr_above", "escalate_above"
-    params = {
-        "hr_above": number(above=0, doc="onset when HR > hr_above for onset_s"),
-        "hr_clear": number(above=0, doc="offset when HR < hr_clear for offset_s"),
-        "onset_s": seconds(), "offset_s": seconds(),
-        "escalate_above": number(above=0), "escalate_to": severity(),
-    }
-
-    @classmethod
-    def cross_check(cls, config):
-        return order_check(config, "hr_clear", "hr_above")
+    params = _rate_params(limit_key, escalate_key, low)
