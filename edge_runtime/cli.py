@@ -22,6 +22,7 @@ COMMANDS: dict[str, Command] = {
     "demo": ("firmware_sim.demo:main", "stream a shipped MIT-BIH record end to end", 3),
     "sim": ("firmware_sim.cli:main", "simulated acquisition device (replays WFDB records)", 8),
     "run": ("edge_runtime.run_cli:main", "bedside runtime, live from a port or on a record", 9),
+    "station": ("edge_runtime.station_cli:main", "central station: many beds over MQTT", 17),
     "annotate": ("edge_runtime.annotate:main", "write WFDB beat annotations for a record", 4),
     "predict": ("edge_runtime.predict:main", "window-model probabilities per 10 s window", 6),
     "train": ("train.cli:main", "train a model (beats, window)", 5),

@@ -150,6 +150,7 @@ class Pipeline:
         self.outputs = Outputs(self.sinks, self.device_id, [self.strips] if self.strips else [])
         self.annotations = annotations
         self._finished = False
+        self.on_samples: Callable[[Pipeline, np.ndarray], None] | None = None  # web waveform
         self._emit({
             "event": "session", "action": "start", "source": source, "fs": self.fs,
             "leads": self.leads, "device_id": self.device_id,
@@ -284,6 +285,8 @@ class Pipeline:
                 self.queue.put(key, qev)
             for key, ev in self.vf.push(x[:, self.det_lead]):
                 self.queue.put(key, ev)
+        if self.on_samples is not None:
+            self.on_samples(self, x)
         self.n += x.shape[0]
         if len(self.beat_samples) > self.cfg.max_history_beats and self.annotations is None:
             self.history.trim(self.cfg.max_history_beats)

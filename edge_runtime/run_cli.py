@@ -70,6 +70,8 @@ def build_parser():
     ap.add_argument("--mqtt-ca", help="CA certificate file for TLS")
     ap.add_argument("--mqtt-beats", action="store_true", help="also publish beat batches")
     ap.add_argument("--webhook", help="POST alerts as JSON to this URL")
+    ap.add_argument("--web", metavar="HOST:PORT",
+                    help="serve the live bedside view here (e.g. 127.0.0.1:8080)")
     ap.add_argument("--queue-size", type=positive_int, default=1000,
                     help="network sink queue length")
     ap.add_argument("--spool", metavar="DIR",
@@ -186,6 +188,19 @@ class Runtime:
         self.sinks = build_sinks(args, self.device_id)
         self.pipeline: Pipeline | None = None
         self.summaries: list[dict] = []
+        self.web = self.web_server = None
+        if getattr(args, "web", None):
+            from edge_runtime.web import WebServer, WebSink
+
+            self.web = WebSink()
+            self.sinks.append(self.web)
+            try:
+                self.web_server = WebServer(self.web, args.web)
+            except EcgEdgeError:
+                self.close()
+                raise
+            if not args.quiet:
+                print(f"ecgedge run: bedside view at {self.web_server.url}", flush=True)
 
     def _card_leads(self) -> list[str]:
         return [lead for m in (self.beat_model, self.window_model) if m is not None
@@ -217,6 +232,8 @@ class Runtime:
         except EcgEdgeError:
             self.close()
             raise
+        if self.web is not None:
+            self.pipeline.on_samples = self.web.samples
         return self.pipeline
 
     def end(self) -> None:
@@ -229,6 +246,9 @@ class Runtime:
         self.end()
         for s in self.sinks:
             s.close()
+        if getattr(self, "web_server", None) is not None:
+            self.web_server.close()
+            self.web_server = None
 
 
 def _run_record(rt: Runtime, args) -> None:

@@ -26,6 +26,7 @@ from edge_runtime.errors import EcgEdgeError, make_parser, positive_float
 from edge_runtime.records import read_beat_annotations, read_record, shipped_record_path
 from edge_runtime.sinks.journal import read_journal
 from firmware_sim.device import SimDevice
+from firmware_sim.faults import parse_faults
 from firmware_sim.ports import PtyOutput
 
 
@@ -44,6 +45,10 @@ def build_parser():
     ap.add_argument("--beat-model", default="auto", help="beat model, 'none' to skip")
     ap.add_argument("--window-model", default="auto", help="window model, 'none' to skip")
     ap.add_argument("--quiet", action="store_true", help="only the final check line")
+    ap.add_argument("--web", metavar="HOST:PORT",
+                    help="serve the live bedside view here (try --speed 1 to watch it)")
+    ap.add_argument("--faults", help="simulated device faults, e.g. leadoff,noise=ma:6 "
+                                     "(see ecgedge sim --help)")
     return ap
 
 
@@ -67,7 +72,8 @@ def main(argv: list[str]) -> int:
     journal = out_dir / "journal.jsonl"
     journal.unlink(missing_ok=True)  # each demo run starts a fresh journal
 
-    dev = SimDevice(rec, speed=args.speed, mode=args.mode, duration_s=duration)
+    faults = parse_faults(args.faults) if args.faults else None
+    dev = SimDevice(rec, speed=args.speed, mode=args.mode, duration_s=duration, faults=faults)
     port = PtyOutput()
     stop = threading.Event()
 
@@ -88,6 +94,8 @@ def main(argv: list[str]) -> int:
     run_args = ["--port", port.path, "--mode", args.mode, "--duration", f"{duration:.6f}",
                 "--max-down-s", "3", "--journal", str(journal), "--status-every", "5",
                 "--beat-model", args.beat_model, "--window-model", args.window_model]
+    if args.web:
+        run_args += ["--web", args.web]
     try:
         run_cli.main(run_args + (["--quiet"] if args.quiet else []))
     finally:
