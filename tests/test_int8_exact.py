@@ -73,3 +73,41 @@ def test_the_graph_reaches_the_int8_kernel(tmp_path, monkeypatch) -> None:
     backend = _OrtBackend(matmul_integer_onnx(tmp_path / "mm.onnx"), threads=1)
     y = backend.run({"a": np.full((4, K), 255, dtype=np.uint8)})
     assert set(np.unique(y).tolist()) <= {EXACT, 32 * 32767}
+
+
+def _qemu_x86() -> str | None:
+    import platform
+    import shutil
+
+    if platform.machine() != "x86_64":
+        return None
+    return shutil.which("qemu-x86_64-static") or shutil.which("qemu-x86_64")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_qemu_x86() is None,
+                    reason="needs qemu-x86_64 (Debian qemu-user-static) on an x86-64 host")
+def test_runtime_is_exact_on_an_avx2_only_cpu_under_qemu(tmp_path) -> None:
+    """The real AVX2-without-VNNI path: under ``qemu-x86_64 -cpu Haswell`` the plain session
+    saturates (proving the emulation reaches that kernel) and the runtime's session is exact."""
+    import subprocess
+    import sys
+
+    model = matmul_integer_onnx(tmp_path / "mm.onnx")
+    code = (
+        "import numpy as np, sys\n"
+        "from edge_runtime import inference\n"
+        "from edge_runtime.inference import _OrtBackend\n"
+        "a = {'a': np.full((4, 64), 255, dtype=np.uint8)}\n"
+        "print('runtime', int(_OrtBackend(sys.argv[1], threads=1).run(a).max()))\n"
+        "inference.ort_session_config = lambda: {}\n"
+        "print('plain', int(_OrtBackend(sys.argv[1], threads=1).run(a).max()))\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([_qemu_x86(), "-cpu", "Haswell", sys.executable, "-c", code,
+                          str(model)], capture_output=True, text=True, timeout=600,
+                         cwd=repo, env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = dict(line.split() for line in out.stdout.splitlines() if line.strip())
+    assert int(got["plain"]) == 32 * 32767  # the saturating AVX2 u8s8 kernel was reached
+    assert int(got["runtime"]) == EXACT
