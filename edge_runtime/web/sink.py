@@ -24,8 +24,6 @@ the journal next to the alarm.
 from __future__ import annotations
 
 import base64
-import json
-import queue
 import threading
 import time
 from collections import deque
@@ -33,17 +31,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WebSink", "Client"]
+from edge_runtime.web.clients import Client, ClientSet, sse_message
+
+__all__ = ["WebSink", "Client"]  # Client re-exported from .clients
 
 _SEVERITY = {"crisis": 3, "warning": 2, "advisory": 1, "technical": 0}
-
-
-class Client:
-    """One browser's stream: a bounded queue of encoded messages; ``None`` ends it."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.q: queue.Queue[bytes | None] = queue.Queue(maxsize=maxsize)
-        self.dropped = False
 
 
 class WebSink:
@@ -60,8 +52,7 @@ class WebSink:
         self.keep_s = keep_s
         self.client_queue = client_queue
         self._lock = threading.Lock()
-        self._clients: list[Client] = []
-        self.clients_dropped = 0
+        self.clients = ClientSet(client_queue)
         self.messages = 0
         self.started = time.time()
         self._reports: list[dict] = []
@@ -92,42 +83,26 @@ class WebSink:
     # ------------------------------------------------------------------ clients
     def subscribe(self) -> tuple[Client, bytes]:
         """A new client and the snapshot message it starts from."""
-        c = Client(self.client_queue)
         with self._lock:
-            snap = self._encode("snapshot", self._snapshot())
-            self._clients.append(c)
+            snap = sse_message("snapshot", self._snapshot())
+            c = self.clients.add()
         return c, snap
 
     def unsubscribe(self, c: Client) -> None:
         with self._lock:
-            if c in self._clients:
-                self._clients.remove(c)
+            self.clients.remove(c)
 
-    def _encode(self, kind: str, data: dict) -> bytes:
-        return (f"event: {kind}\ndata: "
-                + json.dumps({**data, "wall": time.time()}, separators=(",", ":"))
-                + "\n\n").encode()
+    @property
+    def clients_dropped(self) -> int:
+        return self.clients.dropped
 
     def _send(self, kind: str, data: dict) -> None:
         """To every client, never blocking: a full queue drops that client."""
-        if not self._clients:
+        if not len(self.clients):
             return
-        msg = self._encode(kind, data)
         self.messages += 1
-        for c in list(self._clients):
-            try:
-                c.q.put_nowait(msg)
-            except queue.Full:
-                self._clients.remove(c)
-                c.dropped = True
-                self.clients_dropped += 1
-                try:  # make room for the end marker so its thread stops now
-                    c.q.get_nowait()
-                    c.q.put_nowait(None)
-                except (queue.Empty, queue.Full):
-                    pass
+        self.clients.broadcast(sse_message(kind, data))
 
-    # ------------------------------------------------------------------ signal path
     def samples(self, pipeline: Any, x: np.ndarray) -> None:
         """A block of samples starting at ``pipeline.n``: thinned, kept, sent in batches."""
         with self._lock:
@@ -256,7 +231,7 @@ class WebSink:
             "signal_time_s": self.last.get("time_s"),
             "audio_paused_s": max(0.0, round(self.audio_paused_until - time.time(), 1)),
             "uptime_s": round(time.time() - self.started, 1),
-            "clients": len(self._clients), "clients_dropped": self.clients_dropped,
+            "clients": len(self.clients), "clients_dropped": self.clients.dropped,
         }
 
     def status(self) -> dict:
@@ -271,9 +246,4 @@ class WebSink:
 
     def close(self) -> None:
         with self._lock:
-            for c in self._clients:
-                try:
-                    c.q.put_nowait(None)
-                except queue.Full:
-                    pass
-            self._clients.clear()
+            self.clients.close()

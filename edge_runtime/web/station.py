@@ -26,7 +26,8 @@ import threading
 import time
 from typing import Any
 
-from edge_runtime.web.sink import _SEVERITY, Client
+from edge_runtime.web.clients import Client, ClientSet, sse_message
+from edge_runtime.web.sink import _SEVERITY
 
 __all__ = ["Station"]
 
@@ -50,9 +51,8 @@ class Station:
         self.bad_messages = 0
         self.last_bad = ""
         self.messages = 0
-        self.clients_dropped = 0
         self.started = time.time()
-        self._clients: list[Client] = []
+        self.clients = ClientSet(self.client_queue)
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._urgent = threading.Event()  # an alarm changed: push now, not after push_s
@@ -181,23 +181,21 @@ class Station:
                 "alarms": [{**a, "acknowledged": self.acked.get(a["id"])} for a in alarms],
                 "bad_messages": self.bad_messages, "last_bad": self.last_bad,
                 "messages": self.messages, "uptime_s": round(now - self.started, 1),
-                "clients": len(self._clients), "clients_dropped": self.clients_dropped}
+                "clients": len(self.clients), "clients_dropped": self.clients.dropped}
 
     def status(self) -> dict:
         with self._lock:
             return self._state()
 
     def subscribe(self) -> tuple[Client, bytes]:
-        c = Client(self.client_queue)
         with self._lock:
-            snap = _encode("state", self._state())
-            self._clients.append(c)
+            snap = sse_message("state", self._state())
+            c = self.clients.add()
         return c, snap
 
     def unsubscribe(self, c: Client) -> None:
         with self._lock:
-            if c in self._clients:
-                self._clients.remove(c)
+            self.clients.remove(c)
 
     def _push_loop(self) -> None:
         while not self._stop.is_set():
@@ -207,30 +205,13 @@ class Station:
             with self._lock:
                 self._dirty.clear()
                 self._urgent.clear()
-                if not self._clients:
-                    continue
-                msg = _encode("state", self._state())
-                for c in list(self._clients):
-                    try:
-                        c.q.put_nowait(msg)
-                    except Exception:  # noqa: BLE001 - queue.Full: drop the slow client
-                        self._clients.remove(c)
-                        c.dropped = True
-                        self.clients_dropped += 1
+                if len(self.clients):
+                    self.clients.broadcast(sse_message("state", self._state()))
 
     def close(self) -> None:
         self._stop.set()
         self._dirty.set()
         self._urgent.set()
         with self._lock:
-            for c in self._clients:
-                try:
-                    c.q.put_nowait(None)
-                except Exception:  # noqa: BLE001
-                    pass
-            self._clients.clear()
+            self.clients.close()
 
-
-def _encode(kind: str, data: dict) -> bytes:
-    return (f"event: {kind}\ndata: " + json.dumps({**data, "wall": time.time()},
-                                                  separators=(",", ":")) + "\n\n").encode()
