@@ -69,6 +69,8 @@ def build_parser():
     ap.add_argument("--mqtt-tls", action="store_true", help="connect with TLS")
     ap.add_argument("--mqtt-ca", help="CA certificate file for TLS")
     ap.add_argument("--mqtt-beats", action="store_true", help="also publish beat batches")
+    ap.add_argument("--mqtt-wave", action="store_true",
+                    help="also publish the detection lead at ~125 Hz, 1 s batches (QoS 0)")
     ap.add_argument("--webhook", help="POST alerts as JSON to this URL")
     ap.add_argument("--web", metavar="HOST:PORT",
                     help="serve the live bedside view here (e.g. 127.0.0.1:8080)")
@@ -151,7 +153,8 @@ def build_sinks(args, device_id: str) -> list[Any]:
             raise EcgEdgeError(f"bad MQTT port in --mqtt {args.mqtt}") from None
         sinks.append(SpooledSink(MqttSink(host, port_n, device_id, args.mqtt_prefix,
                                           args.mqtt_user, args.mqtt_password, args.mqtt_tls,
-                                          args.mqtt_ca, publish_beats=args.mqtt_beats),
+                                          args.mqtt_ca, publish_beats=args.mqtt_beats,
+                                          publish_wave=getattr(args, "mqtt_wave", False)),
                                  _spool(args, "mqtt"), args.queue_size))
     if args.webhook:
         from edge_runtime.sinks.webhook import WebhookSink
@@ -232,8 +235,13 @@ class Runtime:
         except EcgEdgeError:
             self.close()
             raise
-        if self.web is not None:
-            self.pipeline.on_samples = self.web.samples
+        hooks = [self.web.samples] if self.web is not None else []
+        hooks += [k.inner.samples for k in self.sinks  # the MQTT wave topic (--mqtt-wave)
+                  if getattr(getattr(k, "inner", None), "publish_wave", False)]
+        if len(hooks) == 1:
+            self.pipeline.on_samples = hooks[0]
+        elif hooks:
+            self.pipeline.on_samples = lambda p, x: [h(p, x) for h in hooks] and None
         return self.pipeline
 
     def end(self) -> None:

@@ -209,3 +209,43 @@ def test_tls_connection(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+def test_ecgedge_run_publishes_the_wave_topic(broker, tmp_path):
+    """--mqtt-wave: 1 s batches of the detection lead thinned to ~125 Hz, QoS 0, not
+    retained; decoded, they are the record's samples (every step-th, µV) at their t0."""
+    import base64
+
+    import numpy as np
+
+    from edge_runtime.cli import main as cli_main
+    from edge_runtime.records import find_record, read_record
+
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("[rules.tachycardia]\nhr_above = 70.0\nhr_clear = 65.0\n")
+    lis = Listener(broker)
+    assert cli_main(["run", "--record", "100", "--duration", "20", "--beat-model", "none",
+                     "--window-model", "none", "--config", str(cfg), "--quiet",
+                     "--strips", str(tmp_path / "strips"),
+                     "--mqtt", f"127.0.0.1:{broker}", "--mqtt-user", "bed",
+                     "--mqtt-password", "secret", "--mqtt-wave", "--device-id", "bed-w"]) == 0
+    waves = lis.wait_for(lambda m: m[0] == "ecgedge/bed-w/wave")
+    time.sleep(0.5)  # the rest of the burst (an offline run publishes faster than real time)
+    waves = [m for m in lis.msgs if m[0] == "ecgedge/bed-w/wave"]
+    assert len(waves) >= 15 and not any(m[2] for m in waves)  # ~1 a signal second
+    rec = read_record(find_record("100", None))
+    step = round(rec.fs / 125.0)
+    for _, w, _ in waves[:3] + waves[-2:]:
+        assert w["fs"] == pytest.approx(rec.fs / step) and w["lead"] in rec.leads
+        got = np.frombuffer(base64.b64decode(w["uv16"]), "<i2")
+        assert w["fs"] * 0.99 <= got.size <= w["fs"] * 1.2
+        i0 = round(w["t0"] * rec.fs)
+        want = np.rint(rec.signal[i0::step, rec.leads.index(w["lead"])][:got.size] * 1000)
+        assert np.array_equal(got, want.astype(np.int16))
+    t0 = [m[1]["t0"] for m in waves]
+    assert t0 == sorted(t0) and t0[0] == 0.0
+    # the event strip of each alert is announced on the alerts topic, with its path
+    strips = lis.wait_for(lambda m: m[0] == "ecgedge/bed-w/alerts"
+                          and m[1].get("event") == "strip")
+    assert strips and Path(strips[0][1]["path"]).with_suffix(".hea").is_file()
+    lis.close()

@@ -2,7 +2,14 @@
 
 Topics under ``<prefix>/<device_id>/``: ``alerts`` (every alert record, QoS 1, so the broker
 acknowledges it), ``status`` (periodic status, QoS 1, *retained*, so a dashboard that
-subscribes later sees the latest state at once), ``beats`` (beat batches, QoS 0, optional).
+subscribes later sees the latest state at once), ``beats`` (beat batches, QoS 0, optional),
+``wave`` (optional, ``publish_wave``: the detection lead thinned to ~125 Hz, one message a
+``wave_batch_s`` of signal, ``{t0, fs, lead, uv16}`` as in the web view, QoS 0, not retained).
+The wave goes out from :meth:`samples` (``Pipeline.on_samples``, the signal path's thread):
+a QoS 0 publish only queues the message for paho's network thread, and while the broker is
+down batches are dropped and counted (``wave_dropped``), never queued. ``strip`` records (the
+event strip written for an alert, with its path) go on ``alerts`` too, so a station can
+point at the strip of the alarm it shows.
 The last-will message ``{"online": false, "reason": "connection lost"}`` is registered on the
 status topic (retained), so the broker itself tells subscribers when the bedside box dies
 without saying goodbye. Run it behind :class:`edge_runtime.sinks.spooled.SpooledSink`:
@@ -22,8 +29,11 @@ import json
 import threading
 from typing import Any
 
+import numpy as np
+
 from edge_runtime.errors import EcgEdgeError
 from edge_runtime.sinks import OK, SinkError, SinkHealth
+from edge_runtime.web.wave import Thinner, uv16
 
 __all__ = ["MqttSink"]
 
@@ -44,6 +54,9 @@ class MqttSink:
         certfile: str | None = None,
         keyfile: str | None = None,
         publish_beats: bool = False,
+        publish_wave: bool = False,
+        wave_hz: float = 125.0,
+        wave_batch_s: float = 1.0,
         ack_timeout_s: float = 5.0,
         connect_timeout_s: float = 5.0,
         reconnect_max_s: float = 10.0,
@@ -57,6 +70,12 @@ class MqttSink:
         self.publish_beats = publish_beats
         self.ack_timeout_s = ack_timeout_s
         self.published = 0
+        self.publish_wave = publish_wave
+        self.wave_hz = wave_hz
+        self.wave_batch_s = wave_batch_s
+        self.wave_dropped = 0
+        self.wave_published = 0
+        self._wave_pipe: Any = None  # the pipeline the pending batch belongs to
         self._client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
             client_id=f"ecgedge-{device_id}",
@@ -139,7 +158,7 @@ class MqttSink:
 
     def handle(self, record: dict[str, Any]) -> None:
         ev = record.get("event")
-        if ev in ("alert", "sink_overflow", "sink_rejected"):
+        if ev in ("alert", "strip", "sink_overflow", "sink_rejected"):
             self._publish("alerts", record, qos=1)
         elif ev == "status":
             self._publish("status", {**record, "online": True}, qos=1, retain=True)
@@ -147,6 +166,46 @@ class MqttSink:
             self._publish("beats", record, qos=0)
         elif ev == "window":
             self._publish("windows", record, qos=0)
+
+    def samples(self, pipeline: Any, x: np.ndarray) -> None:
+        """A block of samples starting at ``pipeline.n`` (signal thread): thinned, batched,
+        published at QoS 0 once a batch holds ``wave_batch_s`` of signal."""
+        if not self.publish_wave:
+            return
+        if pipeline is not self._wave_pipe:  # a new session: a fresh stream
+            self._wave_pipe = pipeline
+            self._thin = Thinner(pipeline.fs, self.wave_hz)
+            self._wave_fs = pipeline.fs / self._thin.step
+            self._wave_lead = pipeline.det_lead
+            self._wave_name = str(pipeline.leads[pipeline.det_lead])
+            self._pend: list[np.ndarray] = []
+            self._pend_n = 0
+            self._pend_t0 = 0.0
+        kept, first = self._thin(x[:, self._wave_lead])
+        if not kept.shape[0]:
+            return
+        if not self._pend_n:
+            self._pend_t0 = (pipeline.n + first) / pipeline.fs
+        self._pend.append(kept.copy())  # the caller may reuse its buffer
+        self._pend_n += kept.shape[0]
+        size = max(1, int(round(self.wave_batch_s * self._wave_fs)))
+        if self._pend_n < size:
+            return
+        buf = np.concatenate(self._pend)  # a block can hold many batches (offline: 10 s)
+        n_full = buf.shape[0] // size * size
+        rest = buf[n_full:]
+        self._pend, self._pend_n = [rest] if rest.shape[0] else [], rest.shape[0]
+        for i in range(0, n_full, size):
+            self._send_wave(self._pend_t0 + i / self._wave_fs, buf[i:i + size])
+        self._pend_t0 += n_full / self._wave_fs
+
+    def _send_wave(self, t0: float, x: np.ndarray) -> None:
+        if not self._client.is_connected():
+            self.wave_dropped += 1  # a live view: what is late is not worth queueing
+            return
+        msg = {"t0": round(t0, 4), "fs": self._wave_fs, "lead": self._wave_name, "uv16": uv16(x)}
+        self._client.publish(f"{self.base}/wave", json.dumps(msg), qos=0, retain=False)
+        self.wave_published += 1
 
     def close(self) -> None:
         try:

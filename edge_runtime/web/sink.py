@@ -23,7 +23,6 @@ the journal next to the alarm.
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections import deque
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.web.clients import Client, ClientSet, sse_message
+from edge_runtime.web.wave import uv16
 
 __all__ = ["WebSink", "Client"]  # Client re-exported from .clients
 
@@ -132,10 +132,8 @@ class WebSink:
         if self._pend_wave:
             x = np.concatenate(self._pend_wave)
             self._pend_wave = []
-            # µV as little-endian int16, base64: ~50x cheaper to encode than JSON floats
-            data = [base64.b64encode(np.clip(np.rint(x[:, j] * 1000.0), -32767, 32767)
-                                     .astype("<i2").tobytes()).decode()
-                    for j in range(x.shape[1])]
+            # µV as little-endian int16, base64 (web/wave.py, shared with the MQTT wave topic)
+            data = [uv16(x[:, j]) for j in range(x.shape[1])]
             self.wave.append((self._pend_t0, data))
             while self.wave and self.wave[0][0] < self._pend_t0 - self.keep_s:
                 self.wave.popleft()
