@@ -7,7 +7,9 @@ Examples::
 
 Each bedside ``ecgedge run --mqtt ... --device-id bed-12`` publishes its alerts and retained
 status; the station subscribes to all of them (``<prefix>/+/status``, ``<prefix>/+/alerts``)
-and serves one tile per bed and one alarm list across beds (see
+and, for the bed detail view, the optional waveform (``<prefix>/+/wave``, from
+``ecgedge run --mqtt-wave``); it serves one tile per bed, a detail view per bed (click a
+tile) and one alarm list across beds (see
 :mod:`edge_runtime.web.station`). A broker that is down at start is not an error: the station
 starts, shows the broker down and the beds unknown, and connects when it can.
 """
@@ -70,7 +72,8 @@ def connect(station, host: str, port: int, prefix: str, user=None, password=None
         if reason_code.is_failure:
             station.set_broker(f"refused: {reason_code}")
             return
-        client.subscribe([(f"{prefix}/+/status", 1), (f"{prefix}/+/alerts", 1)])
+        client.subscribe([(f"{prefix}/+/status", 1), (f"{prefix}/+/alerts", 1),
+                          (f"{prefix}/+/wave", 0)])
         station.set_broker("connected")
 
     def on_disconnect(client, userdata, flags, reason_code, properties=None):

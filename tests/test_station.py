@@ -9,6 +9,7 @@ is checked in a real headless chromium where it can be had (see tests/webdriver.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -83,8 +84,9 @@ def ecg(hr: float, seconds: float = 20.0, fs: float = 250.0) -> np.ndarray:
 
 
 def bed(name: str, port: int, cfg) -> tuple[Pipeline, SpooledSink]:
-    sink = SpooledSink(MqttSink("127.0.0.1", port, name), Spool(None), 1000)
+    sink = SpooledSink(MqttSink("127.0.0.1", port, name, publish_wave=True), Spool(None), 1000)
     p = Pipeline(250.0, ["II"], engine=AlertEngine(cfg, name), sinks=[sink])
+    p.on_samples = sink.inner.samples  # the wave topic, as `ecgedge run --mqtt-wave` wires it
     return p, sink
 
 
@@ -122,7 +124,27 @@ def test_station_with_four_beds_over_a_real_broker(broker, tmp_path):
         raw.publish("ecgedge/bed-09/alerts", b"[1, 2]", qos=1).wait_for_publish(5)
         raw.publish("ecgedge/bed-09/alerts", json.dumps({"event": "alert", "id": 3}),
                     qos=1).wait_for_publish(5)
-        wait(lambda: st.status()["bad_messages"] >= 3, what="malformed messages counted")
+        raw.publish("ecgedge/bed-09/wave", json.dumps({"t0": 0, "fs": 125, "lead": "II",
+                                                       "uv16": "%%"}), qos=1).wait_for_publish(5)
+        wait(lambda: st.status()["bad_messages"] >= 4, what="malformed messages counted")
+        # a strip announced by a bed, its picture readable by the station: served
+        (tmp_path / "strip-1.png").write_bytes(b"\x89PNG fake")
+        raw.publish("ecgedge/bed-03/alerts", json.dumps({
+            "event": "strip", "alert_id": "bed-03-1", "path": str(tmp_path / "strip-1")}),
+            qos=1).wait_for_publish(5)
+        wait(lambda: (st.bed("bed-03") or {}).get("strip"), what="the strip record")
+        assert st.bed("bed-03")["strip"] == {"alert_id": "bed-03-1", "png": True,
+                                             "path": str(tmp_path / "strip-1")}
+        with urllib.request.urlopen(srv.url + "api/strip.png?bed=bed-03", timeout=5) as r:
+            assert r.read() == b"\x89PNG fake" and r.headers["Content-Type"] == "image/png"
+        # the wave topic: the last batches per bed, 1 s of the lead at 125 Hz each
+        wait(lambda: len(st.bed("bed-02")["wave"]) >= 10, what="bed-02 waveform")
+        det = json.loads(urllib.request.urlopen(srv.url + "api/bed?bed=bed-02", timeout=5).read())
+        w = det["wave"][-1]
+        assert w["fs"] == 125.0 and w["lead"] == "II"
+        assert len(base64.b64decode(w["uv16"])) == 2 * 125
+        assert det["strip"] is None and det["hr_bpm"]
+        assert det["alarms"][0]["type"] == "tachycardia"
         wait(lambda: len([a for a in st.status()["alarms"] if a["type"] == "tachycardia"])
              == 2, what="two tachycardia alarms")
         state = st.status()
@@ -150,7 +172,7 @@ def test_station_with_four_beds_over_a_real_broker(broker, tmp_path):
             assert "sev-warning" in cls["bed-01"] and "online" in cls["bed-01"]
             assert "offline" in cls["bed-04"] and "unknown" in cls["bed-09"]
             assert all(t[2] != "--" for t in tiles if t[0] in ("bed-01", "bed-02", "bed-03"))
-            assert "malformed messages: 3" in br.js("return document.getElementById('bad')"
+            assert "malformed messages: 4" in br.js("return document.getElementById('bad')"
                                                     ".textContent")
             br.js("localStorage.setItem('ecgedge-operator', 'nurse Bo')")
             btn = br.find(f'#alarms [data-id="{target["id"]}"] button.ack')
@@ -159,6 +181,20 @@ def test_station_with_four_beds_over_a_real_broker(broker, tmp_path):
                     "return d && d.className.includes('acked')", 10, "the acknowledged row")
             br.screenshot(os.environ.get("ECGEDGE_STATION_SCREENSHOT")
                           or tmp_path / "station.png")
+            # the bed detail view: click a tile -> its waveform drawn, HR, alarms, strip
+            br.click(br.find('#tiles .tile[data-bed="bed-02"]')[0])
+            br.wait("return window.station.detail.drawn > 0", 10, "the detail waveform")
+            got = br.js("return [window.station.detail.drawn, "
+                        "document.getElementById('d-hr').textContent, "
+                        "document.getElementById('d-alarms').textContent, "
+                        "document.getElementById('d-strip').textContent, "
+                        "document.getElementById('d-lead').textContent]")
+            assert got[0] >= 10 * 125 and 120 <= int(got[1]) <= 140, got
+            assert "TACHYCARDIA" in got[2] and got[3] == "no strip" and got[4] == "II", got
+            br.screenshot(os.environ.get("ECGEDGE_DETAIL_SCREENSHOT") or tmp_path / "detail.png")
+            br.click(br.find('#tiles .tile[data-bed="bed-03"]')[0])
+            br.wait("return document.querySelector('#d-strip img') !== null", 10,
+                    "bed-03's strip picture")
         else:
             req = urllib.request.Request(srv.url + "api/ack", json.dumps(
                 {"id": target["id"], "by": "nurse Bo"}).encode(), method="POST")

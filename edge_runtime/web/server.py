@@ -8,7 +8,8 @@ one long response per page, the browser reconnects by itself, no websocket libra
 Routes: ``GET /`` (the bedside page), ``GET /static/<file>``, ``GET /api/status`` (JSON),
 ``GET /api/events`` (SSE: ``snapshot`` first, then ``samples``, ``beats``, ``status``,
 ``alert``), ``POST /api/ack`` ``{"id": ..., "by": ...}`` and
-``POST /api/pause`` ``{"seconds": ..., "by": ...}``.
+``POST /api/pause`` ``{"seconds": ..., "by": ...}``; for the station also
+``GET /api/bed?bed=NAME`` (one bed's detail) and ``GET /api/strip.png?bed=NAME``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qs
 
 from edge_runtime.errors import EcgEdgeError
 
@@ -85,8 +87,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, app.status())
         elif path == "/api/events":
             self._events()
+        elif path in ("/api/bed", "/api/strip.png") and hasattr(app, "bed"):
+            self._bed(path)
         else:
             self._json(404, {"error": "not found"})
+
+    def _bed(self, path: str) -> None:
+        """The station's bed detail (JSON) and its strip picture, by ``?bed=NAME``."""
+        q = parse_qs(self.path.split("?", 1)[1] if "?" in self.path else "")
+        name = (q.get("bed") or [""])[0]
+        if path == "/api/bed":
+            d = self.server.app.bed(name)
+            if d is None:
+                self._json(404, {"error": "no such bed"})
+            else:
+                self._json(200, d)
+            return
+        png = self.server.app.strip_png(name)
+        if png is None:
+            self._json(404, {"error": "no strip picture readable here"})
+        else:
+            self._reply(200, png, "image/png")
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]

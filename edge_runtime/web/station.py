@@ -15,15 +15,26 @@ wrong types) is counted in ``bad_messages``, the last reason kept and shown on t
 broker that is down at start does not stop the station: paho keeps retrying in the
 background and the page shows the broker as down and every bed as unknown.
 
+The bed detail view (``GET /api/bed?bed=NAME``, polled by the page while it is open) adds the
+bed's live waveform from the optional ``<prefix>/+/wave`` topic (the last ``wave_keep``
+batches, as the runtime sent them), its active alarms and the last event strip announced on
+its alerts topic (``strip`` record: the path on the bedside box; when the station can read
+``<path>.png`` too, e.g. a shared disk, ``GET /api/strip.png?bed=NAME`` serves it). Waveforms
+are kept per bed but never pushed to every page: only the detail view asks for one bed.
+
 The page gets the whole state (small: ~300 bytes a bed) at most every ``push_s`` and at once
 when an alarm starts or ends, through the same bounded per-client queues as the bedside view.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 import time
+from collections import deque
+from pathlib import Path
 from typing import Any
 
 from edge_runtime.web.clients import Client, ClientSet, sse_message
@@ -38,7 +49,7 @@ class Station:
     page = "station.html"
 
     def __init__(self, prefix: str = "ecgedge", stale_s: float = 10.0, push_s: float = 0.25,
-                 journal: Any = None, client_queue: int = 64) -> None:
+                 journal: Any = None, client_queue: int = 64, wave_keep: int = 12) -> None:
         self.prefix = prefix
         self.stale_s = stale_s
         self.push_s = push_s
@@ -47,6 +58,9 @@ class Station:
         self.beds: dict[str, dict] = {}
         self.alarms: dict[str, dict] = {}  # alarm id -> alarm (+ bed, received wall time)
         self.acked: dict[str, dict] = {}
+        self.wave_keep = wave_keep
+        self.waves: dict[str, deque[dict]] = {}  # bed -> its last wave batches
+        self.strips: dict[str, dict] = {}  # bed -> its last strip record
         self.broker = "connecting"
         self.bad_messages = 0
         self.last_bad = ""
@@ -67,7 +81,7 @@ class Station:
         parts = topic.split("/")
         try:
             if len(parts) != 3 or parts[0] != self.prefix or parts[2] not in ("status",
-                                                                              "alerts"):
+                                                                              "alerts", "wave"):
                 raise ValueError(f"unexpected topic {topic}")
             rec = json.loads(payload)
             if not isinstance(rec, dict):
@@ -76,6 +90,8 @@ class Station:
                 self.messages += 1
                 if parts[2] == "status":
                     self._status(parts[1], rec)
+                elif parts[2] == "wave":
+                    self._wave(parts[1], rec)
                 else:
                     self._alert(parts[1], rec)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -113,6 +129,10 @@ class Station:
     def _alert(self, bed: str, rec: dict) -> None:
         b = self._bed(bed)
         b["last_seen"] = time.time()
+        if rec.get("event") == "strip":
+            self.strips[bed] = {"alert_id": str(rec.get("alert_id")), "path": rec.get("path")
+                                if isinstance(rec.get("path"), str) else None}
+            return
         if rec.get("event") != "alert":
             return  # sink_overflow / sink_rejected reports: the bed's own business
         aid, action, sev = rec["id"], rec["action"], rec["severity"]
@@ -134,6 +154,23 @@ class Station:
                                  "received": round(time.time(), 4)})
         self._urgent.set()
         self._dirty.set()
+
+    def _wave(self, bed: str, rec: dict) -> None:
+        t0, fs, lead, data = rec["t0"], rec["fs"], rec["lead"], rec["uv16"]
+        if not (isinstance(t0, int | float) and isinstance(fs, int | float) and fs > 0
+                and isinstance(data, str)):
+            raise ValueError("wave without numeric t0/fs or a uv16 string")
+        try:
+            if len(base64.b64decode(data, validate=True)) % 2:
+                raise ValueError("uv16 is not int16")
+        except binascii.Error:
+            raise ValueError("uv16 is not base64") from None
+        b = self._bed(bed)
+        b["last_seen"] = time.time()
+        w = self.waves.get(bed)
+        if w is None or (w and t0 < w[-1]["t0"]):  # new bed, or the bed restarted its run
+            w = self.waves[bed] = deque(maxlen=self.wave_keep)
+        w.append({"t0": t0, "fs": fs, "lead": str(lead), "uv16": data})
 
     def set_broker(self, state: str) -> None:
         with self._lock:
@@ -186,6 +223,33 @@ class Station:
     def status(self) -> dict:
         with self._lock:
             return self._state()
+
+    def _strip_png(self, bed: str) -> Path | None:
+        p = (self.strips.get(bed) or {}).get("path")
+        png = Path(p).with_suffix(".png") if p else None
+        return png if png is not None and png.is_file() else None
+
+    def bed(self, name: str) -> dict | None:
+        """``GET /api/bed?bed=NAME``: the detail view of one bed (None: no such bed)."""
+        with self._lock:
+            if name not in self.beds:
+                return None
+            tile = next(b for b in self._state()["beds"] if b["bed"] == name)
+            strip = self.strips.get(name)
+            return {**tile, "alarms": [{**a, "acknowledged": self.acked.get(a["id"])}
+                                       for a in self.alarms.values() if a["bed"] == name],
+                    "strip": None if strip is None else {
+                        **strip, "png": self._strip_png(name) is not None},
+                    "wave": list(self.waves.get(name, ()))}
+
+    def strip_png(self, name: str) -> bytes | None:
+        """``GET /api/strip.png?bed=NAME``: the bed's last strip drawn, if readable here."""
+        with self._lock:
+            png = self._strip_png(name)
+        try:
+            return png.read_bytes() if png is not None else None
+        except OSError:
+            return None
 
     def subscribe(self) -> tuple[Client, bytes]:
         with self._lock:

@@ -1,4 +1,6 @@
-// ecgedge central station: a tile per bed, one alarm list across beds, acknowledge.
+// ecgedge central station: a tile per bed, one alarm list across beds, acknowledge, and a
+// bed detail view (click a tile): live waveform (drawn by trace.js, as on the bedside page),
+// HR, active alarms, last event strip; polled from /api/bed once a second while open.
 "use strict";
 const S = {state: null, latency: [], seen: new Set(), first: true};
 window.station = S;
@@ -50,6 +52,57 @@ function render(st) {
     }
   });
 }
+
+const D = {bed: null, wave: [], tEnd: 0, drawn: 0, lead: "", strip: undefined};
+S.detail = D;                              // for tests: D.drawn = samples on the canvas
+
+$("tiles").addEventListener("click", (e) => {
+  const t = e.target.closest(".tile"); if (t) openBed(t.dataset.bed);
+});
+$("d-close").onclick = () => { D.bed = null; $("detail").hidden = true; };
+
+function openBed(name) {
+  Object.assign(D, {bed: name, wave: [], tEnd: 0, drawn: 0, strip: undefined});
+  $("detail").hidden = false; $("d-bed").textContent = name;
+  sizeCanvas($("d-trace"), $("detail").clientWidth - 12);
+  pollBed();
+}
+
+async function pollBed() {
+  const name = D.bed; if (!name) return;
+  try {
+    const r = await fetch("/api/bed?bed=" + encodeURIComponent(name));
+    if (r.ok && D.bed === name) renderBed(await r.json());
+  } catch (e) { /* the station is away: the next poll tries again */ }
+}
+setInterval(pollBed, 1000);
+
+function renderBed(b) {
+  $("d-conn").textContent = b.connection + (b.reason ? " — " + b.reason : "");
+  $("d-hr").textContent = b.hr_bpm == null ? "--" : Math.round(b.hr_bpm);
+  $("d-alarms").innerHTML = b.alarms.length ? b.alarms.map((a) => `<div class="worst ${a.severity}">` +
+    esc(a.type.replace(/_/g, " ").toUpperCase()) + (a.acknowledged ? ` (ack ${esc(a.acknowledged.by)})` : "") +
+    "</div>").join("") : "none";
+  const wave = [];
+  b.wave.forEach((m) => { decode(m.uv16).forEach((v, i) => wave.push([m.t0 + i / m.fs, v])); });
+  D.wave = wave; D.tEnd = wave.length ? wave[wave.length - 1][0] : 0;
+  D.lead = b.wave.length ? b.wave[b.wave.length - 1].lead : "";
+  $("d-lead").textContent = D.lead || "no waveform (runtime without --mqtt-wave)";
+  const key = JSON.stringify(b.strip);
+  if (key === D.strip) return;             // the picture is not fetched again every second
+  D.strip = key;
+  const s = b.strip;
+  $("d-strip").innerHTML = !s ? "no strip" : !s.path ? `strip of ${esc(s.alert_id)} not written` :
+    `<div>${esc(s.alert_id)}: <code>${esc(s.path)}</code> (on the bedside box)</div>` + (s.png
+      ? `<a href="/api/strip.png?bed=${encodeURIComponent(D.bed)}" target="_blank">` +
+        `<img src="/api/strip.png?bed=${encodeURIComponent(D.bed)}&a=${encodeURIComponent(s.alert_id)}"></a>` : "");
+}
+
+function drawDetail() {
+  if (D.bed) D.drawn = drawTrace($("d-trace"), D.wave, D.tEnd, null);
+  requestAnimationFrame(drawDetail);
+}
+requestAnimationFrame(drawDetail);
 
 function connect() {
   const es = new EventSource("/api/events");
