@@ -212,8 +212,9 @@ def test_tls_connection(tmp_path):
 
 
 def test_ecgedge_run_publishes_the_wave_topic(broker, tmp_path):
-    """--mqtt-wave: 1 s batches of the detection lead thinned to ~125 Hz, QoS 0, not
-    retained; decoded, they are the record's samples (every step-th, µV) at their t0."""
+    """--mqtt-wave (with --web: one samples hook feeds both): 1 s batches of the detection
+    lead thinned to ~125 Hz, QoS 0, not retained; decoded, they are the record's samples
+    (every step-th, µV) at their t0."""
     import base64
 
     import numpy as np
@@ -228,7 +229,8 @@ def test_ecgedge_run_publishes_the_wave_topic(broker, tmp_path):
                      "--window-model", "none", "--config", str(cfg), "--quiet",
                      "--strips", str(tmp_path / "strips"),
                      "--mqtt", f"127.0.0.1:{broker}", "--mqtt-user", "bed",
-                     "--mqtt-password", "secret", "--mqtt-wave", "--device-id", "bed-w"]) == 0
+                     "--mqtt-password", "secret", "--mqtt-wave", "--device-id", "bed-w",
+                     "--web", "127.0.0.1:0"]) == 0  # both on_samples users at once
     waves = lis.wait_for(lambda m: m[0] == "ecgedge/bed-w/wave")
     time.sleep(0.5)  # the rest of the burst (an offline run publishes faster than real time)
     waves = [m for m in lis.msgs if m[0] == "ecgedge/bed-w/wave"]
