@@ -11,9 +11,7 @@ the test sends nothing to a real DNS server.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -31,6 +29,7 @@ from edge_runtime.sinks.journal import JournalSink, read_journal
 from edge_runtime.sinks.spool import Spool
 from edge_runtime.sinks.spooled import SpooledSink
 from edge_runtime.sinks.webhook import WebhookSink
+from tests import mosquitto
 
 FS = 360.0
 NO_MODELS = ["--beat-model", "none", "--window-model", "none"]
@@ -320,31 +319,16 @@ def test_webhook_outage_is_spooled_bounded_and_replayed_in_order(tmp_path):
 
 
 # ---------------------------------------------------------------------------- MQTT
-MOSQUITTO = shutil.which("mosquitto") or (
-    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-
-
 def test_runtime_starts_with_the_broker_down_and_delivers_when_it_comes(tmp_path, rec100):
     mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed")
-    if MOSQUITTO is None:
-        pytest.skip("mosquitto broker not installed (apt-get install -y mosquitto)")
+    if mosquitto.MOSQUITTO is None:
+        pytest.skip(mosquitto.MISSING)
     from edge_runtime.sinks.mqtt import MqttSink
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = tmp_path / "m.conf"
-    as_root = "user root\n" if os.geteuid() == 0 else ""
-    conf.write_text(f"{as_root}listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    f"persistence true\npersistence_location {tmp_path}/\n")
+    port = mosquitto.free_port()
+    conf = mosquitto.write_conf(tmp_path / "m.conf", port, "allow_anonymous true\n"
+                                f"persistence true\npersistence_location {tmp_path}/\n")
 
-    def broker() -> subprocess.Popen:
-        proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        if not wait_until(lambda: _port_open(port), 10):
-            proc.kill()
-            pytest.skip("mosquitto did not start")
-        return proc
 
     got: list[dict] = []
 
@@ -361,12 +345,11 @@ def test_runtime_starts_with_the_broker_down_and_delivers_when_it_comes(tmp_path
         return c
 
     # the nurse station subscribed once; then the broker went away
-    proc = broker()
+    proc = mosquitto.start(conf, port)
     c = listener(True)
     c.disconnect()
     c.loop_stop()
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    mosquitto.stop(proc)
 
     t0 = time.monotonic()
     sink = SpooledSink(MqttSink("127.0.0.1", port, "bed", connect_timeout_s=2),
@@ -376,7 +359,7 @@ def test_runtime_starts_with_the_broker_down_and_delivers_when_it_comes(tmp_path
     p = Pipeline(FS, rec100.leads, engine=tachy_engine(), sinks=[JournalSink(journal), sink])
     push(p, rec100, 0, 200.0)
     assert len(sink.spool) >= 3  # the alerts wait for the broker
-    proc = broker()
+    proc = mosquitto.start(conf, port)
     try:
         assert wait_until(lambda: sink.health().ok and len(sink.spool) == 0, 30)
         push(p, rec100, 200.0, 300.0)
@@ -395,16 +378,7 @@ def test_runtime_starts_with_the_broker_down_and_delivers_when_it_comes(tmp_path
         c.disconnect()
         c.loop_stop()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
-
-
-def _port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
+        mosquitto.stop(proc)
 
 
 def test_ecgedge_run_starts_with_its_broker_down(tmp_path, capsys):

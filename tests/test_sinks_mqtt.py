@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,24 +19,18 @@ from pathlib import Path
 import pytest
 
 from edge_runtime.errors import EcgEdgeError
+from tests import mosquitto
 
 mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed (mqtt extra)")
 
-MOSQUITTO = shutil.which("mosquitto") or (
-    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-PASSWD = shutil.which("mosquitto_passwd") or (
-    "/usr/bin/mosquitto_passwd" if os.path.exists("/usr/bin/mosquitto_passwd") else None)
-pytestmark = pytest.mark.skipif(
-    MOSQUITTO is None or PASSWD is None,
-    reason="mosquitto broker not installed (apt-get install -y mosquitto)")
+PASSWD = mosquitto.PASSWD
+pytestmark = pytest.mark.skipif(mosquitto.MOSQUITTO is None or PASSWD is None,
+                                reason=mosquitto.MISSING)
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = mosquitto.free_port
 
 
 @pytest.fixture(scope="module")
@@ -48,26 +41,11 @@ def broker(tmp_path_factory):
                    capture_output=True)
     os.chmod(pw, 0o600)
     port = free_port()
-    conf = d / "mosquitto.conf"
-    # as root, mosquitto drops to user 'mosquitto', which cannot read a private tmp dir
-    as_root = "user root\n" if os.geteuid() == 0 else ""
-    conf.write_text(f"{as_root}listener {port} 127.0.0.1\nallow_anonymous false\n"
-                    f"password_file {pw}\npersistence false\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.skip("mosquitto did not start")
+    conf = mosquitto.write_conf(d / "mosquitto.conf", port, "allow_anonymous false\n"
+                                f"password_file {pw}\npersistence false\n")
+    proc = mosquitto.start(conf, port)
     yield port
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    mosquitto.stop(proc)
 
 
 class Listener:
@@ -184,21 +162,13 @@ def test_tls_connection(tmp_path):
     ssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
         "-CAcreateserial", "-out", "srv.crt", "-days", "2", "-extfile", "ext.cnf")
     port = free_port()
-    as_root = "user root\n" if os.geteuid() == 0 else ""
-    conf = tmp_path / "tls.conf"
-    conf.write_text(f"{as_root}listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    f"cafile {tmp_path / 'ca.crt'}\ncertfile {tmp_path / 'srv.crt'}\n"
-                    f"keyfile {tmp_path / 'srv.key'}\npersistence false\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    conf = mosquitto.write_conf(
+        tmp_path / "tls.conf", port,
+        f"allow_anonymous true\ncafile {tmp_path / 'ca.crt'}\n"
+        f"certfile {tmp_path / 'srv.crt'}\nkeyfile {tmp_path / 'srv.key'}\n"
+        "persistence false\n")
+    proc = mosquitto.start(conf, port)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         sink = MqttSink("127.0.0.1", port, "bed-tls", tls=True,
                         ca_certs=str(tmp_path / "ca.crt"))
         sink.handle({"event": "alert", "action": "onset", "id": "x", "type": "pause"})
@@ -207,8 +177,7 @@ def test_tls_connection(tmp_path):
         with pytest.raises(EcgEdgeError):  # plain TCP to a TLS listener is refused
             MqttSink("127.0.0.1", port, "bed-plain", connect_timeout_s=1.5)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
+        mosquitto.stop(proc)
 
 
 def test_ecgedge_run_publishes_the_wave_topic(broker, tmp_path):

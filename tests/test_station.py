@@ -12,9 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,44 +32,25 @@ from edge_runtime.sinks.spooled import SpooledSink  # noqa: E402
 from edge_runtime.station_cli import connect  # noqa: E402
 from edge_runtime.web import WebServer  # noqa: E402
 from edge_runtime.web.station import Station  # noqa: E402
+from tests import mosquitto  # noqa: E402
 from tests.webdriver import Browser, find_chromium  # noqa: E402
 
-MOSQUITTO = shutil.which("mosquitto") or (
-    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-pytestmark = pytest.mark.skipif(
-    MOSQUITTO is None, reason="mosquitto broker not installed (apt-get install -y mosquitto)")
+pytestmark = pytest.mark.skipif(mosquitto.MOSQUITTO is None, reason=mosquitto.MISSING)
 REPO = Path(__file__).resolve().parent.parent
 CHROME, DRIVER, WHY = find_chromium()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = mosquitto.free_port
 
 
 @pytest.fixture()
 def broker(tmp_path):
     port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    as_root = "user root\n" if os.geteuid() == 0 else ""
-    conf.write_text(f"{as_root}listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    "persistence false\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.skip("mosquitto did not start")
+    conf = mosquitto.write_conf(tmp_path / "mosquitto.conf", port,
+                                "allow_anonymous true\npersistence false\n")
+    proc = mosquitto.start(conf, port)
     yield port
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    mosquitto.stop(proc)
 
 
 def ecg(hr: float, seconds: float = 20.0, fs: float = 250.0) -> np.ndarray:
