@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 
@@ -15,57 +14,23 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
 
 from onnxruntime.quantization import shape_inference  # noqa: E402
-from torch import nn  # noqa: E402
 
 from edge_runtime.errors import EcgEdgeError  # noqa: E402
-from export.datasets import ExportData, Split  # noqa: E402
+from export.datasets import ExportData  # noqa: E402
 from export.onnx_export import export_onnx, get_card  # noqa: E402
 from export.pipeline import export_checkpoint  # noqa: E402
 from export.quantize import QuantConfig, quantize_onnx  # noqa: E402
-from train.models import register  # noqa: E402
+from tests import small_beat  # noqa: E402
 
 torch.set_num_threads(1)
-N = 48
 
 
-@register("test_hygiene_beat")
-class HygieneBeat(nn.Module):
-    """Test-only beat model (conv + RR -> 5 logits)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Sequential(nn.Conv1d(1, 4, 5, padding=2), nn.ReLU())
-        self.fc = nn.Linear(4 + 2, 5)
-
-    def forward(self, x: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.cat([self.conv(x).mean(dim=2), rr], dim=1))
-
-
-def _card() -> dict:
-    return {
-        "schema": "ecgedge.model_card/1", "task": "beat", "arch": "test_hygiene_beat",
-        "classes": ["N", "S", "V", "F", "Q"], "output": "softmax",
-        "inputs": [{"name": "x", "shape": [None, 1, N], "dtype": "float32"},
-                   {"name": "rr", "shape": [None, 2], "dtype": "float32"}],
-        "fs": 180.0, "leads": ["MLII"], "window": {"before": 16, "after": 32},
-        "training": {"train_ids": ["t1"]},
-    }
-
-
-def _split(n: int, seed: int) -> Split:
-    rng = np.random.default_rng(seed)
-    return Split({"x": rng.standard_normal((n, 1, N)).astype(np.float32),
-                  "rr": rng.uniform(0.4, 1.4, (n, 2)).astype(np.float32)},
-                 rng.integers(0, 5, n), [f"r{seed}"])
+_split = small_beat.split
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ck") / "beat.pt"
-    torch.save({"arch": "test_hygiene_beat", "arch_kwargs": {},
-                "state_dict": HygieneBeat().eval().state_dict(), "card": _card()}, path)
-    return path
+    return small_beat.write_checkpoint(tmp_path_factory.mktemp("ck") / "beat.pt")
 
 
 @pytest.fixture()

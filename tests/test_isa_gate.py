@@ -13,12 +13,11 @@ import onnx
 import pytest
 
 torch = pytest.importorskip("torch", reason="the export needs torch (train extra)")
-from torch import nn  # noqa: E402
 
 from edge_runtime.errors import EcgEdgeError  # noqa: E402
 from edge_runtime.inference import load_model, read_card  # noqa: E402
 from export import isa_gate  # noqa: E402
-from export.datasets import ExportData, Split  # noqa: E402
+from export.datasets import ExportData  # noqa: E402
 from export.isa_card import (  # noqa: E402
     ISA_CLASSES,
     format_table,
@@ -31,49 +30,21 @@ from export.isa_probe import cpu_info  # noqa: E402
 from export.onnx_export import get_card  # noqa: E402
 from export.parity import artifact_logits  # noqa: E402
 from export.pipeline import _pick, export_checkpoint  # noqa: E402
-from train.models import register  # noqa: E402
+from tests import small_beat  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-N = 48
 NATIVE = cpu_info()["isa_class"]
 OTHER = next(c for c in ISA_CLASSES if c != NATIVE)  # the "emulated" class of these tests
 UNREACHED = [c for c in ISA_CLASSES if c not in (NATIVE, OTHER)]
 LOOSE = {"int8": {"min_agreement": 0.5, "max_metric_drop": 1.0}}
 
 
-@register("test_isa_gate_beat")
-class GateBeat(nn.Module):
-    """Test-only beat model (conv + RR -> 5 logits)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Sequential(nn.Conv1d(1, 4, 5, padding=2), nn.ReLU())
-        self.fc = nn.Linear(4 + 2, 5)
-
-    def forward(self, x: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.cat([self.conv(x).mean(dim=2), rr], dim=1))
-
-
-def _split(n: int, seed: int) -> Split:
-    rng = np.random.default_rng(seed)
-    return Split({"x": rng.standard_normal((n, 1, N)).astype(np.float32),
-                  "rr": rng.uniform(0.4, 1.4, (n, 2)).astype(np.float32)},
-                 rng.integers(0, 5, n), [f"r{seed}"])
+_split = small_beat.split
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    card = {"schema": "ecgedge.model_card/1", "task": "beat", "arch": "test_isa_gate_beat",
-            "classes": ["N", "S", "V", "F", "Q"], "output": "softmax",
-            "inputs": [{"name": "x", "shape": [None, 1, N], "dtype": "float32"},
-                       {"name": "rr", "shape": [None, 2], "dtype": "float32"}],
-            "fs": 180.0, "leads": ["MLII"], "window": {"before": 16, "after": 32},
-            "training": {"train_ids": ["t1"]}}
-    path = tmp_path_factory.mktemp("ck") / "beat.pt"
-    torch.save({"arch": card["arch"], "arch_kwargs": {},
-                "state_dict": GateBeat().eval().state_dict(), "card": card}, path)
-    return path
+    return small_beat.write_checkpoint(tmp_path_factory.mktemp("ck") / "beat.pt")
 
 
 DATA = ExportData(_split(64, 1), _split(64, 2), _split(96, 3), "synthetic", ["t1"])
