@@ -323,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rss:
         from edge_runtime.benchmark.rss import rss_report
 
-        res = rss_report(args)
+        res = {"command": " ".join(["ecgedge bench pipeline", *argv]),
+               # numba (dev installs only) adds ~90 MB; a Pi's base install has none
+               "ECGEDGE_NUMBA": os.environ.get("ECGEDGE_NUMBA"), **provenance(),
+               **rss_report(args)}
         out_rss = results_dir() / "pipeline_rss.json"
         out_rss.write_text(json.dumps(res, indent=1))
         print(json.dumps(res, indent=1))
