@@ -56,10 +56,6 @@ class VfFeatures:
     p2p_mv: float  # peak-to-peak amplitude of the conditioned window
 
     @property
-    def leakage_vf(self) -> bool:
-        return self.leakage < LEAKAGE_MAX
-
-    @property
     def spectral_vf(self) -> bool:
         return (self.m <= M_MAX and self.a1 < A1_MAX and self.a2 >= A2_MIN
                 and self.a3 <= A3_MAX)
