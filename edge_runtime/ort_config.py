@@ -14,16 +14,22 @@ from __future__ import annotations
 ORT_EXACT_INT8: dict[str, str] = {"session.x64quantprecision": "1"}
 
 
-def _has_avx512_vnni() -> bool:
-    """CPUID via numpy's probe (private API: any failure counts as "no VNNI")."""
+def cpu_features() -> dict[str, bool]:
+    """The CPU's instruction-set flags from numpy's CPUID (x86) / HWCAP (aarch64) probe, which
+    under QEMU reports the emulated CPU. Private numpy API: ``{}`` if it is not there."""
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as feats
     except ImportError:
-        try:
+        try:  # numpy < 2
             from numpy.core._multiarray_umath import __cpu_features__ as feats
         except ImportError:
-            return False
-    return bool(feats.get("AVX512VNNI"))
+            return {}
+    return dict(feats)
+
+
+def _has_avx512_vnni() -> bool:
+    """Any failure of the probe counts as "no VNNI" (the exact option then goes on)."""
+    return bool(cpu_features().get("AVX512VNNI"))
 
 
 def ort_session_config() -> dict[str, str]:

@@ -29,11 +29,9 @@ def cpu_info() -> dict[str, Any]:
     """What this process runs on. Flags come from numpy's CPUID (x86) / HWCAP (aarch64)
     probe, which under QEMU reports the emulated CPU; /proc/cpuinfo's model name is the
     host's under qemu-x86_64 (qemu passes it through), so both are recorded."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as feats
-    except ImportError:  # numpy < 2
-        from numpy.core._multiarray_umath import __cpu_features__ as feats
-    on = sorted(k for k, v in feats.items() if v)
+    from edge_runtime.ort_config import cpu_features
+
+    on = sorted(k for k, v in cpu_features().items() if v)
     model = ""
     try:
         for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
