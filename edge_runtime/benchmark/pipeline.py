@@ -338,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"command": " ".join(["ecgedge bench pipeline", *argv]),
                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "host": {"cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
+               "ECGEDGE_NUMBA": os.environ.get("ECGEDGE_NUMBA"),  # 0: numpy detector
                **provenance(), "variants": {}}
     for v in args.variants.split(","):
         cmd = [sys.executable, "-m", "edge_runtime.benchmark.pipeline", "--worker",
