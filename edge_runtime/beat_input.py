@@ -12,7 +12,10 @@ very same arrays:
   :data:`~edge_runtime.beats.RR_FEATURES` when it lists none) and their normalisation
   (``preprocessing.rr_normalisation``),
 * the input names: the card's first input gets the windows, its second (if any) the RR
-  features.
+  features,
+* the labelling mode (:attr:`BeatInputs.post_rr`): a model fed ``post_rr`` or
+  ``post_rr_norm`` waits for the next R-peak; any other model is labelled as soon as its
+  window is ready (docs/beat_latency.md).
 
 A card the device cannot serve (unknown feature or normalisation, shapes that disagree with
 its own window and leads) is refused when the builder is made, with a one-line error.
@@ -25,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.beats import RR_FEATURES, BeatConfig, extract_beats
+from edge_runtime.beats import POST_RR_FEATURES, RR_FEATURES, BeatConfig, extract_beats
 from edge_runtime.errors import EcgEdgeError
 
 __all__ = ["BeatInputs", "classify_record_beats"]
@@ -69,6 +72,16 @@ class BeatInputs:
             if n.get("kind", "none") not in kinds:
                 raise EcgEdgeError(f"beat model: normalisation kind {n.get('kind')!r} unknown")
         self._check_shapes(card)
+
+    @property
+    def post_rr(self) -> bool:
+        """Whether the model is fed a post-RR feature, so each beat waits for the next R.
+
+        False (low-latency labelling) when the card's ``features`` lists neither ``post_rr``
+        nor ``post_rr_norm``, or the model has no RR input at all. A card listing no
+        features with an RR input is fed all seven, post-RR included.
+        """
+        return self.rr_name is not None and any(f in POST_RR_FEATURES for f in self.features)
 
     def _check_shapes(self, card: dict[str, Any]) -> None:
         """The card's declared input shapes must be what its own window/leads/features give."""
@@ -131,7 +144,7 @@ def classify_record_beats(
     n_leads = len(card["leads"])
     if x.shape[1] < n_leads:
         raise EcgEdgeError(f"beat model needs {n_leads} lead(s), the record gives {x.shape[1]}")
-    wins, feats = extract_beats(x[:, :n_leads], fs, peaks, config)
+    wins, feats = extract_beats(x[:, :n_leads], fs, peaks, config, post_rr=build.post_rr)
     classes = list(card["classes"])
     out: list[str] = []
     for i in range(0, len(wins), batch):

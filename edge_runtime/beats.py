@@ -17,15 +17,17 @@ The window (0.25 s before, 0.45 s after R) holds the P wave (PR interval <= 0.2 
 T wave of a normal-rate beat. Optionally (``template_beats > 0``) each lead gets a second
 channel, the beat minus the patient's running template beat (:class:`TemplateTracker`).
 
-RR features (seconds, from detector times), all causal except ``post_rr``:
-``pre_rr`` (R_i - R_{i-1}), ``post_rr`` (R_{i+1} - R_i: the beat is classified only once the
-next R arrives, i.e. **one beat of latency**), ``local_rr`` (mean of the last 10 pre-RRs,
-this one included), ``long_rr`` (mean of the last 300 pre-RRs, about 5 min: the patient's
-running average), and ``pre_rr_norm``, ``post_rr_norm``, ``local_rr_norm`` (each divided by
-``long_rr``). Dividing by the patient's own running RR is what lets an inter-patient model
-judge prematurity (de Chazal et al. 2004; Llamedo & Martinez 2011 use the same idea). The
-first beat has no pre-RR and uses its post-RR; the last beat of a stream has no post-RR and
-uses its pre-RR.
+RR features: :mod:`edge_runtime.beat_rr` (pre-RR, post-RR, local and long running means and
+their ratios; ``post_rr`` and ``post_rr_norm`` need the next R). The windower runs in one of
+two labelling modes, chosen by the model card's ``features``
+(:attr:`edge_runtime.beat_input.BeatInputs.post_rr`; docs/beat_latency.md): with post-RR
+features a beat is emitted once the next R is known (one beat of latency); without them
+(``post_rr=False``, low latency) as soon as its window has left the resampler, with the
+same window and the same five other features.
+
+What beat i reads (held by tests/test_beat_causality.py): its window and template channel,
+the conditioned signal up to the window's end and earlier beats' windows; its RR features,
+R-peak times up to R_i (the first beat: R_1), post-RR ones up to R_{i+1}.
 """
 
 from __future__ import annotations
@@ -36,26 +38,18 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from edge_runtime.beat_rr import POST_RR_FEATURES, RR_FEATURES, RRTracker, rr_features
 from edge_runtime.dsp import RingBuffer, SosFilter, StreamingResampler, ecg_filter_sos
 
 __all__ = [
     "RR_FEATURES",
+    "POST_RR_FEATURES",
     "BeatConfig",
     "RRTracker",
     "rr_features",
     "BeatWindower",
     "extract_beats",
 ]
-
-RR_FEATURES: tuple[str, ...] = (
-    "pre_rr",
-    "post_rr",
-    "local_rr",
-    "long_rr",
-    "pre_rr_norm",
-    "post_rr_norm",
-    "local_rr_norm",
-)
 
 
 @dataclass(frozen=True)
@@ -113,75 +107,6 @@ class BeatConfig:
                 (card.get("preprocessing", {}).get("template") or {}).get("beats", 0)
             ),
         )
-
-
-class RRTracker:
-    """Causal RR-feature state: feed R times one by one, get features of the previous beat.
-
-    ``add(t)`` registers R-peak time ``t`` (seconds) and returns the features of the beat
-    *before* it (now that its post-RR is known), or None for the first call. ``finish()``
-    returns the features of the last beat (post-RR := pre-RR). Nothing ever reads a beat
-    later than ``i + 1``.
-    """
-
-    def __init__(self, local_beats: int = 10, long_beats: int = 300) -> None:
-        self._local: deque[float] = deque(maxlen=local_beats)
-        self._long: deque[float] = deque(maxlen=long_beats)
-        self._long_sum = 0.0
-        self._prev_t: float | None = None  # R_{i-1}
-        self._cur_t: float | None = None  # R_i (waiting for its post-RR)
-
-    def _features(self, pre: float | None, post: float | None) -> np.ndarray:
-        if pre is None:
-            pre = post
-        if post is None:
-            post = pre
-        if pre is None or post is None:  # a single beat: nothing known; assume 60 bpm
-            pre = post = 1.0
-        if len(self._long) == self._long.maxlen:
-            self._long_sum -= self._long[0]
-        self._local.append(pre)
-        self._long.append(pre)
-        self._long_sum += pre
-        # np.mean's own arithmetic (pairwise add.reduce, then / n) without its wrapper cost
-        local = float(np.add.reduce(np.array(self._local)) / len(self._local))
-        long = self._long_sum / len(self._long)
-        return np.array(
-            [pre, post, local, long, pre / long, post / long, local / long], dtype=np.float64
-        )
-
-    def add(self, t: float) -> np.ndarray | None:
-        out = None
-        if self._cur_t is not None:
-            pre = None if self._prev_t is None else self._cur_t - self._prev_t
-            out = self._features(pre, t - self._cur_t)
-        self._prev_t, self._cur_t = self._cur_t, float(t)
-        return out
-
-    def finish(self) -> np.ndarray | None:
-        """Features of the last beat (no successor); resets the pending beat."""
-        if self._cur_t is None:
-            return None
-        pre = None if self._prev_t is None else self._cur_t - self._prev_t
-        out = self._features(pre, None)
-        self._prev_t, self._cur_t = self._cur_t, None
-        return out
-
-
-def rr_features(times_s: Sequence[float], local_beats: int = 10, long_beats: int = 300):
-    """RR features of every beat of a whole record, via :class:`RRTracker` (same code)."""
-    tracker = RRTracker(local_beats, long_beats)
-    rows = []
-    for t in times_s:
-        f = tracker.add(t)
-        if f is not None:
-            rows.append(f)
-    last = tracker.finish()
-    if last is not None:
-        rows.append(last)
-    if not rows:
-        return np.zeros((0, len(RR_FEATURES)), dtype=np.float32)
-    return np.asarray(rows, dtype=np.float32)
 
 
 class TemplateTracker:
@@ -266,7 +191,9 @@ class BeatWindower:
     absolute sample indices (at ``fs_in``) of R-peaks the detector reported since the last
     call. A beat's window is cut as soon as its end has arrived through filter and resampler
     (so a long pause before the next beat never lets the ring buffer overwrite it), and the
-    beat is emitted once the next R-peak is known too (post-RR). Pushes of any length are
+    beat is emitted once the next R-peak is known too (post-RR) or, with ``post_rr=False``
+    (low latency), once its window is cut (the first beat of a stream waits for the second R:
+    its pre-RR is its post-RR). Pushes of any length are
     processed in chunks shorter than the buffer. Windows reaching before the stream start are
     padded with the first conditioned sample; :meth:`flush` emits the pending beats at the end
     of a stream, padding past the last sample.
@@ -275,8 +202,10 @@ class BeatWindower:
     #: seconds of input conditioned per chunk inside one push (must stay well under the buffer)
     CHUNK_S = 10.0
 
-    def __init__(self, fs_in: float, n_leads: int = 1, config: BeatConfig | None = None):
+    def __init__(self, fs_in: float, n_leads: int = 1, config: BeatConfig | None = None,
+                 post_rr: bool = True):
         self.config = config or BeatConfig()
+        self.post_rr = bool(post_rr)
         c = self.config
         self.fs_in = float(fs_in)
         self.n_leads = int(n_leads)
@@ -286,7 +215,7 @@ class BeatWindower:
         self._resampler = StreamingResampler(fs_in, c.fs)
         self._buffer = RingBuffer(int(c.fs * 30) + c.length, self.n_leads, dtype=np.float32)
         self._chunk = max(1, int(self.fs_in * self.CHUNK_S))
-        self._rr = RRTracker(c.local_beats, c.long_beats)
+        self._rr = RRTracker(c.local_beats, c.long_beats, self.post_rr)
         self._template = TemplateTracker(c.template_beats) if c.template_beats > 0 else None
         self._uncut: deque[int] = deque()  # peaks whose window has not fully arrived yet
         self._cut_wins: deque[tuple[int, np.ndarray]] = deque()  # (peak, window), in order
@@ -294,8 +223,8 @@ class BeatWindower:
 
     @property
     def latency_beats(self) -> int:
-        """Beats of latency added by the post-RR feature."""
-        return 1
+        """Beats of latency added by the post-RR feature (0 in low-latency mode)."""
+        return 1 if self.post_rr else 0
 
     def center(self, peak: int) -> int:
         """Index at the model rate of the conditioned sample that lines up with ``peak``."""
@@ -359,9 +288,7 @@ class BeatWindower:
         if x.ndim == 1:
             x = x[:, None]
         for p in sorted(int(p) for p in peaks):
-            f = self._rr.add(p / self.fs_in)
-            if f is not None:
-                self._feats.append(f)
+            self._feats.extend(self._rr.add_beat(p / self.fs_in))
             self._uncut.append(p)
         for s in range(0, x.shape[0], self._chunk):
             y = self._resampler.push(self._filter.push(x[s : s + self._chunk]))
@@ -373,15 +300,14 @@ class BeatWindower:
 
     def flush(self):
         """End of stream: emit every pending beat (the last one with post-RR := pre-RR)."""
-        f = self._rr.finish()
-        if f is not None:
-            self._feats.append(f)
+        self._feats.extend(self._rr.finish_beats())
         self._cut_ready(final=True)
         return self._emit()
 
 
 def extract_beats(
-    signal: np.ndarray, fs: float, peaks: Sequence[int], config: BeatConfig | None = None
+    signal: np.ndarray, fs: float, peaks: Sequence[int], config: BeatConfig | None = None,
+    post_rr: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows ``(n_beats, channels, length)`` and RR features ``(n_beats, 7)`` of a record.
 
@@ -390,6 +316,8 @@ def extract_beats(
 
     Runs the very same :class:`BeatWindower` (filter, resampler, RR tracker) on the whole
     signal at once (windows are cut as their samples arrive, so its 30 s buffer suffices).
+    ``post_rr=False`` runs it in low-latency mode: the same windows and the same numbers in
+    every column but ``post_rr``/``post_rr_norm`` (NaN there), so training may use either.
     """
     config = config or BeatConfig()
     x = np.asarray(signal, dtype=np.float64)
@@ -398,7 +326,7 @@ def extract_beats(
     peaks = np.asarray(peaks, dtype=np.int64)
     if peaks.size and np.any(np.diff(peaks) <= 0):
         raise ValueError("peaks must be strictly increasing")
-    bw = BeatWindower(fs, x.shape[1], config)
+    bw = BeatWindower(fs, x.shape[1], config, post_rr)
     w1, f1, p1 = bw.push(x, peaks)
     w2, f2, p2 = bw.flush()
     wins = np.concatenate([w1, w2])

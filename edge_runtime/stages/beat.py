@@ -3,8 +3,12 @@
 ``push(block, beats) -> labels``: the block's samples go through the beat front end
 (:class:`edge_runtime.beats.BeatWindower`: filter, resampler, windows, RR features, template
 channel), the beats the detector decided in this block are registered, and every beat whose
-window and successor (post-RR) are both known is classified, one model batch per block,
-through the card-driven feed (:class:`edge_runtime.beat_input.BeatInputs`).
+inputs are known is classified, one model batch per block, through the card-driven feed
+(:class:`edge_runtime.beat_input.BeatInputs`). What "known" means is the card's labelling
+mode (:attr:`~edge_runtime.beat_input.BeatInputs.post_rr`, docs/beat_latency.md): a model
+fed a post-RR feature waits for its window and for the next beat's decision; any other model
+only for its window (and its own decision; the stream's first beat also for the second's,
+its pre-RR being its post-RR).
 
 Without a beat model, :class:`UnlabelledBeats` has the same API and reports every beat,
 without a label, as soon as it is decided; so the pipeline has one code path for both.
@@ -31,8 +35,10 @@ __all__ = ["BeatStage", "Labelled", "UnlabelledBeats"]
 class Labelled:
     """Beat ``sample`` got ``label`` (None without a model) at input count ``key``.
 
-    ``parts`` (beat model only): signal seconds from R to the successor's decision (post-RR)
-    and from R to the window's end through filter and resampler; the label waits for both.
+    ``parts`` (beat model only): signal seconds from R to the detector decision the label
+    waits for (the successor's with post-RR features; the beat's own in low-latency mode,
+    the successor's for the stream's first beat) and from R to the window's end through
+    filter and resampler; the label waits for both.
     """
 
     key: int
@@ -46,8 +52,10 @@ class BeatStage:
     """Beat windows + RR features (edge_runtime.beats) -> beat model, one batch per block.
 
     ``beats`` given to :meth:`push` are ``(R sample, key)`` pairs: the key is the input count
-    at which the detector's decision was known. A label's key is the later of its successor's
-    key and the input count at which its window has left the resampler (both deterministic).
+    at which the detector's decision was known. A label's key is the later of the decision it
+    waits for (its successor's key with post-RR features, else its own; the first beat's
+    successor's in both modes) and the input count at which its window has left the
+    resampler (all deterministic).
     """
 
     def __init__(self, model: Any, fs: float, lead_idx: list[int]) -> None:
@@ -58,7 +66,10 @@ class BeatStage:
         self.fs = float(fs)
         self.config = BeatConfig.from_card(card)
         self.inputs = BeatInputs(card)
-        self.windower = BeatWindower(fs, len(lead_idx), self.config)
+        #: labelling mode: True = wait for the next R (the model is fed a post-RR feature)
+        self.post_rr = self.inputs.post_rr
+        self.windower = BeatWindower(fs, len(lead_idx), self.config, self.post_rr)
+        self._labelled = 0  # beats labelled so far (the first waits for its successor)
         self._pending: deque[tuple[int, int]] = deque()  # (sample, key) awaiting a label
         self.n = 0  # input samples pushed so far
         self.seconds = 0.0  # time spent in the model (benchmark)
@@ -102,12 +113,16 @@ class BeatStage:
         k, p = self.classify(wins, feats)
         out = []
         for peak, ki, pi in zip(done, k, p, strict=True):
-            sample, _ = self._pending.popleft()
+            sample, own = self._pending.popleft()
             assert sample == peak, (sample, peak)
-            succ = self._pending[0][1] if self._pending else self.n
+            if self.post_rr or self._labelled == 0:
+                decided = self._pending[0][1] if self._pending else self.n
+            else:
+                decided = own
+            self._labelled += 1
             ready = self.window_ready_at(int(peak))
-            key = self.n if final else max(succ, ready)
-            parts = ((succ - 1 - peak) / self.fs, (ready - 1 - peak) / self.fs)
+            key = self.n if final else max(decided, ready)
+            parts = ((decided - 1 - peak) / self.fs, (ready - 1 - peak) / self.fs)
             out.append(Labelled(key, int(peak), self.classes[int(ki)], float(pi), parts))
         return out
 

@@ -42,6 +42,7 @@ CLASS_INDEX = {c: i for i, c in enumerate(AAMI_CLASSES)}
 BEAT_SOURCES: tuple[str, ...] = (
     "edge_runtime.dsp",
     "edge_runtime.beats",
+    "edge_runtime.beat_rr",
     "edge_runtime.records",
     "train.data.mitdb",
     "train.beats.dataset",
