@@ -73,3 +73,16 @@ def linear_onnx(path: Path, card: dict, seed: int = 0, scale: float = 0.05) -> P
     helper.set_model_props(m, {"ecgedge_model_card": json.dumps(card)})
     onnx.save(m, str(path))
     return path
+
+
+def without_post_rr(card: dict) -> dict:
+    """``card`` as a low-latency beat card: ``features`` without post_rr/post_rr_norm (the RR
+    input's declared width follows), so the runtime labels each beat without the next R."""
+    import copy
+
+    out = copy.deepcopy(card)
+    feats = list(out.get("features") or BEAT_FEATURES)
+    out["features"] = [f for f in feats if f not in ("post_rr", "post_rr_norm")]
+    for spec in out["inputs"][1:]:
+        spec["shape"] = [spec["shape"][0], len(out["features"])]
+    return out

@@ -83,3 +83,28 @@ def fibrillation(duration_s: float, amp_mv: float = 0.6, fs: float = FS,
         x += rng.uniform(0.4, 1.0) * np.sin(2 * np.pi * f * t + drift + rng.uniform(0, 6))
     x *= amp_mv / (np.percentile(np.abs(x), 95) + 1e-12)
     return x + rng.normal(0, 0.02, t.size)
+
+
+def band_limited_beats(times_s: list[float], kinds: list[str], duration_s: float,
+                       fs: float = FS) -> np.ndarray:
+    """A continuous-time ECG sampled at ``fs``, band-limited so that 128 Hz does not alias it.
+
+    Like :func:`beats_signal` (P, Q, R, S, T as Gaussian bumps; ``N`` and ``V`` beats) but
+    every bump has sigma >= 10 ms: a Gaussian's spectrum falls as exp(-(2 pi f sigma)^2 / 2),
+    at 64 Hz (Nyquist of 128 Hz) to 3e-4 of its peak. So sampling it at 128, 250, 360 or
+    500 Hz gives the same signal (to that level): a fair input for comparing the front end
+    across device rates. Shapes are ours, not a clinical standard.
+    """
+    t = np.arange(int(round(duration_s * fs))) / fs
+    x = np.zeros_like(t)
+    for tb, k in zip(times_s, kinds, strict=True):
+        lo, hi = np.searchsorted(t, [tb - 0.6, tb + 0.8])
+        tt = t[lo:hi]
+        if k == "N":
+            seg = (_bump(tt, tb - 0.16, 0.025, 0.12) + _bump(tt, tb - 0.03, 0.010, -0.12)
+                   + _bump(tt, tb, 0.012, 1.0) + _bump(tt, tb + 0.035, 0.010, -0.25)
+                   + _bump(tt, tb + 0.30, 0.040, 0.3))
+        else:
+            seg = _bump(tt, tb, 0.030, 1.5) + _bump(tt, tb + 0.36, 0.060, -0.6)
+        x[lo:hi] += seg
+    return x
