@@ -137,7 +137,7 @@ def main() -> int:
                                       "max": round(float(det.max()), 4)},
         "total": total,
         "per_record": per,
-        "command": "python bench/beat_latency.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python bench/beat_latency.py", *sys.argv[1:]]),
         "host": {"cpu_model": _cpu_model(), "python": platform.python_version(),
                  "platform": platform.platform()},
         **provenance(),

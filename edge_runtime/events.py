@@ -2,8 +2,9 @@
 
 Determinism (offline run == live replay, a test): every event the alert engine sees carries
 an integer *key*, the number of input samples that had arrived when the event became known
-(a beat: ``decided_at + 1``; a classified beat: when its successor was decided *and* its
-window had passed the resampler; a window or a VF analysis: when its last sample had; a
+(a beat: ``decided_at + 1``; a classified beat: when its window had passed the resampler
+*and* the decision it waits for was made, its successor's with post-RR features, else its
+own (docs/beat_latency.md); a window or a VF analysis: when its last sample had; a
 tick: every
 ``tick_s`` of signal). Events wait here until every event with a smaller key is known (after
 a push of ``n`` samples, that is every key ``<= n``), then leave in key order. How the stream

@@ -1,7 +1,8 @@
 """Data types of the alert engine: its input events and its output alerts.
 
 Inputs come from the pipeline stages before the engine: :class:`BeatEvent` (one per detected
-beat), :class:`BeatLabel` (the beat model's class, known a beat later), :class:`WindowEvent`
+beat), :class:`BeatLabel` (the beat model's class, known a beat later, or
+~0.5 s after R with a low-latency card), :class:`WindowEvent`
 (window-model probabilities), :class:`RhythmEvent` (beat-independent VF analysis),
 :class:`TechnicalEvent` (lead-off, data gap, disconnect, noisy signal, signal loss), the
 multi-lead evidence (:class:`LeadBeat`, :class:`QualityEvent`) and

@@ -234,8 +234,9 @@ def _parts(succ: list[float], win: list[float]) -> dict | None:
 
     return {"r_to_successor_decided": q(a), "r_to_window_end": q(b),
             "window_end_binding_fraction": round(float(np.mean(b > a)), 4),
-            "note": "label latency = max(R -> next beat's detector decision (post-RR), "
-                    "R -> beat window end through filter + resampler)"}
+            "note": "label latency = max(R -> the detector decision the label waits for "
+                    "(the next beat's with post-RR features, its own in low-latency mode; "
+                    "docs/beat_latency.md), R -> beat window end through filter + resampler)"}
 
 
 def _ptbxl_12lead(args, bm, wm) -> dict | None:
