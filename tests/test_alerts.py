@@ -163,6 +163,24 @@ def test_vt_run_needs_three_fast_v_beats():
     assert not [u for u in ups if u.alert.type == "vt"]
 
 
+def test_vt_ends_after_the_run_despite_later_isolated_v_beats():
+    """The clear timer starts at the end of the alarming run; isolated PVCs inside the timer
+    (every 3 s, under clear_s) must not keep the crisis alive."""
+    eng = AlertEngine()
+    a, la = regular(0, 10, 0.8)
+    v = [10.0, 10.4, 10.8, 11.2]
+    t, lab = a + v, la + ["V"] * 4
+    x = 12.0
+    while x < 40:
+        t += [x, x + 0.8, x + 1.6, x + 2.4]
+        lab += ["N", "N", "V", "N"]
+        x += 3.2
+    ups = run(eng, beats_at(t, lab))
+    vt = [u for u in ups if u.alert.type == "vt"]
+    assert [u.action for u in vt] == ["onset", "end"]
+    assert vt[-1].alert.end_s == pytest.approx(11.2)
+
+
 def test_bigeminy_and_trigeminy():
     eng = AlertEngine()
     t, _ = regular(0, 20, 0.8)

@@ -54,14 +54,17 @@ class RunRule(Rule):
         self.held = {"vf": 0, "noise": 0, "af": 0, "irregular": 0}  # onsets held back, by why
         self._run: list[BeatEvent] = []
         self._run_end: float | None = None  # when the last alerting run ended (None: ongoing)
+        self._alerting = False  # the current run is (part of) an active alarm
 
     def on_label(self, ctx: RuleContext, beat: BeatEvent) -> None:
         if beat.label is None:
             return
         if beat.label != self.cls:
-            if self._run:
+            # Only the end of an alarming run starts the clear timer: an isolated ectopic
+            # beat after the run must not keep a crisis alarm alive.
+            if self._run and self._alerting:
                 self._run_end = self._run[-1].time_s
-            self._run = []
+            self._run, self._alerting = [], False
             return
         run = self._run
         run.append(beat)
@@ -84,7 +87,7 @@ class RunRule(Rule):
                 "beats": [x.index for x in run], "run_length": len(run), "rate_bpm": rate})
             if a is not None:
                 a.evidence["longest_run"] = len(run)
-        self._run_end = None
+        self._run_end, self._alerting = None, True
 
     def _hold(self, ctx: RuleContext, run: list[BeatEvent]) -> str | None:
         """Why a run must not raise an alarm now (None: it may)."""
