@@ -197,13 +197,19 @@ class DistContext:
 
     @contextmanager
     def main_first(self) -> Iterator[None]:
-        """Rank 0 runs the block first (building caches), then the others run it."""
-        if self.is_main:
-            yield
+        """Run the block (one that builds or reads a file cache) in three waves: global
+        rank 0, then the first rank of every other node, then everyone else.
+
+        Rank 0 builds the cache; on a filesystem shared between nodes the other nodes then
+        only read it, and on node-local disks each node's first rank builds its own copy
+        before its neighbours read it, so no process reads a half-written file and no two
+        processes write the same one. One process: the block just runs.
+        """
+        wave = 0 if self.is_main else (1 if self.local_rank == 0 else 2)
+        for w in range(3):
+            if w == wave:
+                yield
             self.barrier()
-        else:
-            self.barrier()
-            yield
 
     # ----------------------------------------------------------------------- teardown
     def write_trace(self) -> None:
