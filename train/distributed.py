@@ -97,11 +97,13 @@ class DistContext:
         return out
 
     # ----------------------------------------------------------------------- model
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, model: nn.Module, find_unused: bool = False) -> nn.Module:
         """``model`` on this rank's device, in DDP when distributed (else ``model`` itself).
 
         Callers keep their reference to the unwrapped module for evaluation and saving: the
         wrapper only drives the training forward/backward (gradient all-reduce).
+        ``find_unused=True`` is for models where some trainable parameters get no gradient
+        in a step (e.g. a task head left out of the loss); DDP otherwise waits for them.
         """
         model.to(self.device)
         if not self.active:
@@ -109,7 +111,8 @@ class DistContext:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids, output_device=ids and ids[0])
+        return DistributedDataParallel(model, device_ids=ids, output_device=ids and ids[0],
+                                       find_unused_parameters=find_unused)
 
     def sync_buffers(self, model: nn.Module) -> None:
         """Broadcast rank 0's buffers (BatchNorm running statistics) to every rank.
