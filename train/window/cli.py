@@ -30,6 +30,11 @@ def main(argv: list[str]) -> int:
                    help="train without waveform augmentation")
     p.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="GLOBAL batch per optimiser step, split across torchrun processes "
+                        "(default 64; docs/training_at_scale.md)")
+    p.add_argument("--lr", type=float, default=1e-3,
+                   help="AdamW learning rate for the global batch (default 0.001)")
     p.add_argument("--init", help="pre-trained checkpoint to fine-tune from")
     p.add_argument("--finetune", choices=FINETUNE, default="full",
                    help="with --init: which layers train (default full)")
@@ -40,7 +45,13 @@ def main(argv: list[str]) -> int:
     command = "ecgedge train window " + " ".join(shlex.quote(a) for a in argv)
 
     if args.study:
+        from train.distributed import session
         from train.window.study import run_study
+
+        with session() as ddp:
+            if ddp.active:
+                raise EcgEdgeError("--study runs its configs one after another in one "
+                                   "process: launch it without torchrun")
 
         parts = list(PARTS) if args.study == "all" else args.study.split(",")
         bad = [x for x in parts if x not in PARTS]
@@ -63,12 +74,21 @@ def main(argv: list[str]) -> int:
     cfg = TrainConfig(task=args.task, arch=args.arch, lead_set=args.leads, balance=args.balance,
                       cost_fn_fp=args.cost_fn_fp, augment=not args.no_augment,
                       epochs=args.epochs, seed=args.seed, init=args.init,
-                      finetune=args.finetune)
+                      finetune=args.finetune, batch_size=args.batch_size, lr=args.lr)
     out = Path(args.out) if args.out else REPO_ROOT / "runs" / "window" / f"{args.task}.pt"
-    model, rep = run(cfg, load_conditioned(args.data_dir))
-    save_checkpoint(model, cfg, rep, out, command)
-    js = Path(args.json) if args.json else out.with_suffix(".json")
-    write_json({**public(rep), "command": command}, js)
+    from train.distributed import session
+
+    with session() as ddp:  # one process, or one rank of a torchrun job
+        ddp.check_batch(cfg.batch_size)
+        with ddp.main_first():  # rank 0 writes the waveform cache before the others read it
+            cond = load_conditioned(args.data_dir)
+        model, rep = run(cfg, cond)
+        if not ddp.is_main:
+            return 0
+        save_checkpoint(model, cfg, rep, out, command)
+        js = Path(args.json) if args.json else out.with_suffix(".json")
+        extra = {"distributed": ddp.describe(cfg.batch_size)} if ddp.active else {}
+        write_json({**public(rep), "command": command, **extra}, js)
     t = rep.get("test", {})
     print(f"{args.task} {args.arch}: val macro AUROC {rep['val']['macro_auroc']:.3f}, "
           f"test macro AUROC {t.get('macro_auroc', float('nan')):.3f}; "

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from edge_runtime.provenance import provenance
 from edge_runtime.windowing import WINDOW_FS, WINDOW_SECONDS, fit_normalisation, normalise
-from train import losses
+from train import distributed, losses
 from train.checkpoint import read_checkpoint
 from train.checkpoint import save_checkpoint as _save_checkpoint
 from train.models import build
@@ -129,9 +129,10 @@ def _last_stage(body: nn.Sequential) -> nn.Module:
 def predict_proba(model: nn.Module, x: np.ndarray, batch: int = 256) -> np.ndarray:
     """Sigmoid probabilities for normalised inputs (n, C, L)."""
     model.eval()
+    dev = next(model.parameters()).device  # CPU, or this rank's GPU under torchrun
     out = []
     for i in range(0, len(x), batch):
-        out.append(torch.sigmoid(model(torch.from_numpy(x[i : i + batch]))).numpy())
+        out.append(torch.sigmoid(model(torch.from_numpy(x[i : i + batch]).to(dev))).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1))
 
 
@@ -141,13 +142,27 @@ def _macro_auroc(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _val_scores(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(validation BCE, validation macro AUROC): the early-stopping evidence of an epoch."""
+    pv = predict_proba(model, x)
+    vloss = float(nn.functional.binary_cross_entropy(
+        torch.from_numpy(pv).clamp(1e-6, 1 - 1e-6), torch.from_numpy(y)))
+    return vloss, _macro_auroc(y, pv)
+
+
 # --------------------------------------------------------------------------- one run
 def run(cfg: TrainConfig, cond: Conditioned, quiet: bool = False) -> tuple[nn.Module, dict]:
-    """Train + validate (+ test once) one config; returns (best model, report dict)."""
+    """Train + validate (+ test once) one config; returns (best model, report dict).
+
+    Under torchrun (:mod:`train.distributed`) every rank trains its shard of each global
+    batch; only rank 0 validates, evaluates and gets a report (other ranks return ``{}``).
+    """
     t0 = time.time()
+    ddp = distributed.current()
+    ddp.check_batch(cfg.batch_size)
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)  # the epoch order: the same on every rank
+    gen = torch.Generator().manual_seed(ddp.rank_seed(cfg.seed))
     torch.set_num_threads(1)
     data: TaskData = build_task(cond, cfg.task, cfg.lead_set)
     tr, va, te = (data.split[k] for k in ("train", "val", "test"))
@@ -169,15 +184,17 @@ def run(cfg: TrainConfig, cond: Conditioned, quiet: bool = False) -> tuple[nn.Mo
         missing, _ = model.load_state_dict(state, strict=False)
         assert all(k.startswith("head.") for k in missing), missing
         _set_trainable(model, cfg.finetune)
+    ddp.seed_rank_streams(cfg.seed)
+    net = ddp.wrap(model)  # DDP under torchrun; ``model`` stays the unwrapped module
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)
-    loss_fn = make_loss(cfg, ys["train"])
+    loss_fn = make_loss(cfg, ys["train"]).to(ddp.device)
 
     curves: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_auroc": []}
     best, best_state, best_epoch, bad = -np.inf, None, -1, 0
     bar = tqdm(range(cfg.epochs), desc=f"{cfg.task}/{cfg.arch}/{cfg.balance}/s{cfg.seed}",
-               disable=quiet, leave=False, file=sys.stderr)
+               disable=quiet or not ddp.is_main, leave=False, file=sys.stderr)
     for epoch in bar:
         model.train()
         if cfg.init and cfg.finetune == "frozen":
@@ -186,27 +203,27 @@ def run(cfg: TrainConfig, cond: Conditioned, quiet: bool = False) -> tuple[nn.Mo
         tot, nb = 0.0, 0
         for i in range(0, len(order), cfg.batch_size):
             bi = order[i : i + cfg.batch_size]
-            if len(bi) < 2:
+            if not ddp.keep_batch(len(bi)):
                 continue
+            bi = ddp.shard(bi)  # this rank's part of the global batch (all of it alone)
             xb = torch.from_numpy(xs["train"][bi])
             if cfg.augment:
                 xb = augment_batch(xb, gen)
-            yb = torch.from_numpy(ys["train"][bi])
-            loss = loss_fn(model(xb), yb)
+            xb, yb = ddp.to_device(xb, torch.from_numpy(ys["train"][bi]))
+            loss = loss_fn(net(xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
             tot += float(loss.detach())
             nb += 1
-        pv = predict_proba(model, xs["val"])
-        vloss = float(nn.functional.binary_cross_entropy(
-            torch.from_numpy(pv).clamp(1e-6, 1 - 1e-6), torch.from_numpy(ys["val"])))
-        vauc = _macro_auroc(ys["val"], pv)
-        curves["train_loss"].append(tot / max(nb, 1))
+        ddp.sync_buffers(model)  # all ranks hold rank 0's BN statistics
+        vloss, vauc = ddp.from_main(lambda: _val_scores(model, xs["val"], ys["val"]))
+        tloss = ddp.mean_loss(tot, nb)
+        curves["train_loss"].append(tloss)
         curves["val_loss"].append(vloss)
         curves["val_auroc"].append(vauc)
         sched.step(vauc)
-        bar.set_postfix(loss=f"{tot / max(nb, 1):.3f}", val_auroc=f"{vauc:.3f}")
+        bar.set_postfix(loss=f"{tloss:.3f}", val_auroc=f"{vauc:.3f}")
         if vauc > best + 1e-4:
             best, best_state, best_epoch, bad = vauc, copy.deepcopy(model.state_dict()), epoch, 0
         else:
@@ -215,7 +232,9 @@ def run(cfg: TrainConfig, cond: Conditioned, quiet: bool = False) -> tuple[nn.Mo
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
-    model.eval()
+    model.cpu().eval()
+    if not ddp.is_main:
+        return model, {}  # evaluation, operating points and files: rank 0 only
 
     # operating points on validation
     pv = predict_proba(model, xs["val"])
