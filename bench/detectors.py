@@ -319,8 +319,10 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="6 records, no slow peers")
     ap.add_argument("--skip-noise", action="store_true", help="no noise stress test")
     ap.add_argument("--data-dir", help="data dir (default $ECGEDGE_DATA or ../shared/data)")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "detectors.json")
-    ap.add_argument("--fig-dir", type=Path, default=ROOT / "docs" / "figures")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "detectors.json",
+                    help="JSON to write (default docs/results/detectors.json)")
+    ap.add_argument("--fig-dir", type=Path, default=ROOT / "docs" / "figures",
+                    help="folder for the two plots (default docs/figures)")
     ap.add_argument("--replot", action="store_true", help="only redraw the plots from --out")
     args = ap.parse_args()
     if args.replot:

@@ -176,13 +176,17 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ecgedge bench protocol", description=__doc__.splitlines()[0])
-    ap.add_argument("--fuzz-frames", type=int, default=2_100_000)
-    ap.add_argument("--p-mutate", type=float, default=0.5)
+    ap.add_argument("--fuzz-frames", type=int, default=2_100_000,
+                    help="frames in the fuzz campaign (default 2,100,000)")
+    ap.add_argument("--p-mutate", type=float, default=0.5,
+                    help="probability that a fuzzed frame is mutated (default 0.5)")
     ap.add_argument("--seconds", type=float, default=600.0, help="signal length for throughput")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="throughput repeats, the best is kept (default 3)")
+    ap.add_argument("--seed", type=int, default=8, help="fuzz random seed (default 8)")
     ap.add_argument("--quick", action="store_true", help="small run, nothing written")
-    ap.add_argument("--out", default=str(ROOT / "docs/results/protocol.json"))
+    ap.add_argument("--out", default=str(ROOT / "docs/results/protocol.json"),
+                    help="JSON to write (default docs/results/protocol.json)")
     args = ap.parse_args(argv)
     if args.quick:
         args.fuzz_frames, args.seconds, args.repeats = 20_000, 30.0, 1

@@ -76,12 +76,16 @@ def one(rec, bm, web: bool, block: int) -> tuple[float, dict]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--record", default="100")
-    ap.add_argument("--data-dir")
-    ap.add_argument("--seconds", type=float, default=600.0)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", default=str(REPO / "docs" / "results" / "web_overhead.json"))
+    ap = argparse.ArgumentParser(prog="ecgedge bench web_overhead",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--record", default="100", help="MIT-BIH record to run (default 100)")
+    ap.add_argument("--data-dir", help="data dir (default $ECGEDGE_DATA or ../shared/data)")
+    ap.add_argument("--seconds", type=float, default=600.0,
+                    help="seconds of signal per run (default 600)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs with and without the web sink, alternating (default 3)")
+    ap.add_argument("--out", default=str(REPO / "docs" / "results" / "web_overhead.json"),
+                    help="JSON to write (default docs/results/web_overhead.json)")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):  # one core, server threads included (a Pi's budget)
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
