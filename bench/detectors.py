@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from edge_runtime.datadir import resolve_data_dir  # noqa: E402
 from edge_runtime.detect import StreamingDetector  # noqa: E402
 from edge_runtime.ec57 import gross_average, record_stats  # noqa: E402
-from edge_runtime.provenance import provenance  # noqa: E402
+from edge_runtime.provenance import host, provenance  # noqa: E402
 from firmware_sim.noise import mix_nst_noise  # noqa: E402
 from train.data.mitdb import ALL_RECORDS, DS1, DS2, PACED  # noqa: E402
 from train.eval_detector import load_eval_record  # noqa: E402
@@ -349,6 +349,7 @@ def main() -> int:
     doc = {
         "command": "python bench/detectors.py " + " ".join(sys.argv[1:]),
         **provenance(),
+        "host": host(),
         "records": records,
         "wall_s": time.time() - t0,
         "notes": "EC57 beat-by-beat, reference = MIT-BIH beat labels, VF/flutter episodes of "

@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 import paho.mqtt.client as mqtt  # noqa: E402
 
+from edge_runtime.provenance import host  # noqa: E402
 from edge_runtime.sinks.journal import read_journal  # noqa: E402
 
 TYPES = [("tachycardia", "warning"), ("pvc_rate", "advisory"), ("lead_off", "technical"),
@@ -237,6 +238,7 @@ def main() -> int:
                                  "bytes_per_message": round(nb / n, 1)}
                           for leaf, (n, nb) in sorted(per_leaf.items())},
         "journal_bad_lines": bad,
+        "command": "python bench/fleet.py " + " ".join(sys.argv[1:]), "host": host(),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")

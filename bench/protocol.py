@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge_runtime import protocol as p  # noqa: E402
-from edge_runtime.provenance import provenance  # noqa: E402
+from edge_runtime.provenance import host, provenance  # noqa: E402
 from edge_runtime.records import read_record, shipped_record_path  # noqa: E402
 from firmware_sim.fuzz import DESTRUCTIVE, MUTATIONS, check_decoder_output, fuzz_stream  # noqa: E402
 
@@ -216,10 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/protocol.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
         **provenance(),
-        "machine": {
-            "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(),
-        },
+        "host": host(),
         "note": "timings on a shared 2-core machine loaded by other jobs; 4096-byte pushes",
         "throughput": rows,
         "fuzz": fz,

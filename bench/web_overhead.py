@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from edge_runtime.inference import default_model_path, load_model  # noqa: E402
 from edge_runtime.pipeline import Pipeline  # noqa: E402
+from edge_runtime.provenance import host  # noqa: E402
 from edge_runtime.records import find_record, read_record  # noqa: E402
 from edge_runtime.web import WebServer, WebSink  # noqa: E402
 
@@ -114,7 +115,8 @@ def main() -> int:
            "signal_path_web_pct_median": round(statistics.median(path_pct), 2),
            "slowdown_pct_best": round(100 * (1 - best["with_web_1_client"] / best["without"]), 2),
            "slowdown_pct_median": round(100 * (1 - med["with_web_1_client"] / med["without"]),
-                                        2)}
+                                        2),
+           "command": "python bench/web_overhead.py " + " ".join(sys.argv[1:]), "host": host()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out))
