@@ -693,6 +693,104 @@ def check() -> list[str]:
     return diffs
 
 
+# ---------------------------------------------------------------- tables outside blocks
+
+MARKER = re.compile(r"<!-- table: (?P<kind>static|checked|tested|one-off)\b(?P<arg>[^>]*)-->")
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?")
+
+
+def loose_tables(text: str) -> list[tuple[int, str, str]]:
+    """Markdown tables outside results blocks: (line number, marker line, table text)."""
+    text = BLOCK.sub(lambda m: "\n" * m[0].count("\n"), text)  # keep line numbers
+    lines = text.split("\n")
+    out, i = [], 0
+    while i < len(lines):
+        if lines[i].lstrip().startswith("|") and i + 1 < len(lines) and \
+                re.match(r"\s*\|\s*:?-", lines[i + 1]):
+            j = i
+            while j < len(lines) and lines[j].lstrip().startswith("|"):
+                j += 1
+            k = i - 1
+            while k >= 0 and not lines[k].strip():
+                k -= 1
+            out.append((i + 1, lines[k].strip() if k >= 0 else "", "\n".join(lines[i:j])))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _json_numbers(files: list[str]) -> set[str]:
+    """Every number in the JSON files, formatted as a table might show it."""
+    vals: list[float] = []
+
+    def walk(x) -> None:
+        if isinstance(x, bool):
+            return
+        if isinstance(x, (int, float)):
+            vals.append(float(x))
+        elif isinstance(x, str):
+            vals.extend(float(t.replace(",", "")) for t in NUMBER.findall(x))
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                walk(k)
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    for f in files:
+        walk(_load(f))
+    out: set[str] = set()
+    for v in vals:
+        for x in (v, 100 * v) if abs(v) <= 1.5 else (v,):
+            for d in range(5):
+                out.add(f"{abs(x):.{d}f}")
+    return out
+
+
+def unmatched_numbers(table_text: str, files: list[str]) -> list[str]:
+    """Numbers of a hand-written table that occur in none of ``files`` (at the shown
+    precision, fractions also as percent)."""
+    have = _json_numbers(files)
+    return [t for t in NUMBER.findall(table_text)
+            if t.lstrip("+-").replace(",", "") not in have]
+
+
+def lint() -> list[str]:
+    """Problems with tables outside results blocks: each table with digits needs a marker on
+    the line before it, and a ``checked`` table's numbers must all be in its JSON."""
+    problems = []
+    for p in pages():
+        rel = p.relative_to(REPO)
+        for line, marker, tbl in loose_tables(p.read_text()):
+            body = "\n".join(tbl.split("\n")[2:])
+            if not re.search(r"\d", body):
+                continue
+            m = MARKER.fullmatch(marker)
+            if m is None:
+                problems.append(f"{rel}:{line}: table with numbers outside a results block and "
+                                "without a <!-- table: static|checked FILE.json|tested FILE|"
+                                "one-off REASON --> marker")
+                continue
+            arg = m["arg"].strip()
+            if m["kind"] == "checked":
+                files = arg.split()
+                missing = [f for f in files if not (RESULTS / f).is_file()]
+                if not files or missing:
+                    problems.append(f"{rel}:{line}: checked against missing JSON {missing}")
+                    continue
+                bad = unmatched_numbers(body, files)
+                if bad:
+                    problems.append(f"{rel}:{line}: numbers not in {', '.join(files)}: "
+                                    f"{', '.join(bad[:12])}")
+            elif m["kind"] == "tested":
+                if not arg or not (REPO / arg.split()[0]).is_file():
+                    problems.append(f"{rel}:{line}: 'tested' needs an existing test file")
+            elif m["kind"] == "one-off" and not arg:
+                problems.append(f"{rel}:{line}: 'one-off' needs the reason")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python docs/tables.py", description=__doc__.split("\n")[0])
     g = ap.add_mutually_exclusive_group(required=True)
@@ -715,13 +813,15 @@ def main(argv: list[str] | None = None) -> int:
                 p.write_text(new)
                 print(f"wrote {p.relative_to(REPO)}")
         return 0
-    diffs = check()
+    diffs, problems = check(), lint()
     for d in diffs:
         print(d)
+    for q in problems:
+        print(q)
     if diffs:
         print("docs differ from docs/results/*.json: run python docs/tables.py --write",
               file=sys.stderr)
-    return 1 if diffs else 0
+    return 1 if diffs or problems else 0
 
 
 if __name__ == "__main__":
