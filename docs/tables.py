@@ -153,10 +153,11 @@ def _command(name: str, d: dict) -> str:
 
 def source(files: tuple[str, ...], data: list[dict]) -> str:
     """The provenance line under every generated table."""
-    parts = []
-    for f, d in zip(files, data, strict=True):
-        parts.append(f"{_command(f, d)} on {machine(d)} -> `docs/results/{f}`")
-    return "*Source: " + "; ".join(parts) + ".*"
+    parts = [f"{_command(f, d)} on {machine(d)} -> `docs/results/{f}`"
+             for f, d in zip(files, data, strict=True)]
+    if len(parts) <= 2:
+        return "*Source: " + "; ".join(parts) + ".*"
+    return "*Sources (command on machine -> JSON):*\n\n" + "\n".join(f"- {x}" for x in parts)
 
 
 # ---------------------------------------------------------------- README
