@@ -1,4 +1,4 @@
-"""docs/results/arm64.json from the outputs of bench/arm64.sh (issue 15's Raspberry Pi proof).
+"""docs/results/arm64.json from the outputs of bench/arm64.sh (the Raspberry Pi proof).
 
 Compares each emulated aarch64 ``ecgedge run --record`` journal with the same run on the
 x86 host: beat positions must be identical and labels agree on >= 99.5 % of beats. Collects

@@ -1,4 +1,4 @@
-"""Experiment (issue 15 item 5): how much of live ``ecgedge run``'s peak RSS is
+"""Experiment: how much of live ``ecgedge run``'s peak RSS is
 ``scipy.signal``'s package ``__init__``, which imports stats, interpolate, optimize, ...
 even when only a few functions are used.
 

@@ -753,6 +753,7 @@ def unmatched_numbers(table_text: str, files: list[str]) -> list[str]:
     """Numbers of a hand-written table that occur in none of ``files`` (at the shown
     precision, fractions also as percent)."""
     have = _json_numbers(files)
+    table_text = re.sub(r"\]\([^)]*\)", "]", table_text)  # link targets are not numbers
     return [t for t in NUMBER.findall(table_text)
             if t.lstrip("+-").replace(",", "") not in have]
 
