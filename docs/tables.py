@@ -37,6 +37,10 @@ Adding a table for a new JSON file takes a few lines:
    ``table_hyp``, ...) needs no code: the block ``<!-- results:window_allcomers.table_hyp -->``
    renders key ``table_hyp`` of ``docs/results/window_allcomers.json``.
 3. Put the empty markers where the table belongs and run ``python docs/tables.py --write``.
+
+When a rerun changes a JSON's structure (a key renamed, a file split), ``--write`` and
+``--check`` stop with exit code 2 naming the block, the page and the JSON it reads: update
+that block's renderer here.
 """
 
 from __future__ import annotations
@@ -665,10 +669,20 @@ def pages() -> list[Path]:
     return out
 
 
-def rendered(text: str) -> str:
+class TableError(Exception):
+    """A block that cannot be rendered: which one, where, and why (e.g. a JSON key a rerun
+    renamed: update that table's renderer)."""
+
+
+def rendered(text: str, where: str = "") -> str:
     """``text`` with every results block re-rendered."""
     def sub(m: re.Match) -> str:
-        return f"{m[1]}{render(m['name'])}\n{m[4]}"
+        try:
+            return f"{m[1]}{render(m['name'])}\n{m[4]}"
+        except (KeyError, TypeError, ValueError, FileNotFoundError, IndexError) as exc:
+            files = TABLES.get(m["name"], (("?",), None))[0]
+            raise TableError(f"{where}: block '{m['name']}' (reads {', '.join(files)}): "
+                             f"{type(exc).__name__}: {exc}") from exc
     return BLOCK.sub(sub, text)
 
 
@@ -686,9 +700,9 @@ def check() -> list[str]:
     diffs = []
     for p in pages():
         old = p.read_text()
-        new = rendered(old)
+        rel = str(p.relative_to(REPO))
+        new = rendered(old, rel)
         if new != old:
-            rel = str(p.relative_to(REPO))
             diffs.append("".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
                                                       rel, rel + " (from JSON)")))
     return diffs
@@ -800,6 +814,14 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--write", action="store_true", help="rewrite every block from its JSON")
     g.add_argument("--list", action="store_true", help="table names and the JSON each reads")
     a = ap.parse_args(argv)
+    try:
+        return _run(a)
+    except TableError as exc:
+        print(f"docs/tables.py: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(a: argparse.Namespace) -> int:
     if a.list:
         where = blocks()
         for name in sorted(set(TABLES) | set(where)):
@@ -810,7 +832,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.write:
         for p in pages():
             old = p.read_text()
-            new = rendered(old)
+            new = rendered(old, str(p.relative_to(REPO)))
             if new != old:
                 p.write_text(new)
                 print(f"wrote {p.relative_to(REPO)}")
