@@ -508,6 +508,16 @@ def _pipeline_now(d) -> str:
     return md(_PIPE_HEAD, _pipeline_rows(d), ["l"] + ["r"] * 10)
 
 
+@table("asystole_delay", "pipeline_int8_now.json")
+def _asystole(d) -> str:
+    a = d["asystole_alarm_delay"]
+    return md(["records", "missed", "delay after the last beat: median / max s",
+               "alarm rule (no beat for)", "IEC 60601-2-27 limit"],
+              [[a["records"], len(a["missed"]), f"{a['median_s']:.2f} / {a['max_s']:.2f}",
+                f"{a['rule_no_beat_s']:g} s", f"{a['iec_60601_2_27_limit_s']:g} s"]],
+              ["r", "r", "r", "r", "r"])
+
+
 @table("beat_latency_parts", "pipeline.json")
 def _latency_parts(d) -> str:
     v = d["variants"]["int8"]
