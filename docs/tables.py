@@ -630,6 +630,62 @@ def _web_overhead(d) -> str:
             "of the signal path.")
 
 
+def _ba(a, b, fmt: str = "{}") -> str:
+    """'before -> after', '-' for a value that is not there."""
+    def f(x) -> str:
+        return "-" if x is None else fmt.format(x)
+    return f"{f(a)} -> {f(b)}"
+
+
+def alarm_before_after(before: dict, after: dict, set_: str, rows: tuple[str, ...]) -> str:
+    """Alarm rows of one record set, before -> after, then the EC57 VF and lethal lines."""
+    b, a = before["sets"][set_], after["sets"][set_]
+    cols = (("episodes", "{}"), ("detected", "{}"), ("sensitivity", "{:.1f}"), ("alarms", "{}"),
+            ("true_alarms", "{}"), ("ppv", "{:.1f}"), ("false_per_hour", "{:.2f}"),
+            ("delay_median_s", "{:.1f}"))
+    out = []
+    for r in rows:
+        rb, ra = b["rows"].get(r, {}), a["rows"].get(r, {})
+        out.append([r] + [_ba(rb.get(k), ra.get(k), f) for k, f in cols])
+    vb, va = b["ec57"].get("VF", {}), a["ec57"].get("VF", {})
+    lb, la = b["lethal"], a["lethal"]
+    return (md(["alarm", "episodes", "detected", "Se %", "alarms", "true", "+P %", "false/h",
+                "delay median s"], out) +
+            "\n\nEC57 VF (test before = any crisis, after = vf alarm): " +
+            ", ".join(f"{k} {vb.get(k)} -> {va.get(k)}" for k in ("ESe", "E+P", "DSe", "D+P")) +
+            f"\n\nVT/VF >= 4 s with a crisis <= 10 s: {lb['crisis_within_10s']}/{lb['episodes']}"
+            f" -> {la['crisis_within_10s']}/{la['episodes']}")
+
+
+def _n_type(noise_row: dict, kind: str) -> int:
+    """Alarms of one type (every severity) in a noise row's ``by_type`` ('vt:crisis': n)."""
+    return sum(n for k, n in noise_row["by_type"].items() if k.split(":")[0] == kind)
+
+
+def alarm_noise_before_after(before: dict, after: dict) -> str:
+    """Noise stress rows present in both runs, before -> after."""
+    rows = []
+    for key, nb in before["noise"].items():
+        na = after["noise"].get(key)
+        if na is None:
+            continue
+        rows.append([key, _ba(nb["arrhythmia_per_h"], na["arrhythmia_per_h"]),
+                     _ba(nb["warning_per_h"], na["warning_per_h"]), _ba(nb["crisis"], na["crisis"])]
+                    + [_ba(_n_type(nb, t), _n_type(na, t)) for t in ("vf", "vt", "svt")])
+    return md(["noise", "arrhythmia/h", "warning/h", "crisis (n)", "vf (n)", "vt (n)", "svt (n)"],
+              rows)
+
+
+_VF_DS1 = ("vf/any", "vt/any", "svt/any", "tachycardia/any", "bradycardia/any", "asystole/any",
+           "pause/any", "af/any", "VFL:any-crisis/crisis")
+_VF_DS2 = ("vt/any", "svt/any", "bradycardia/any", "asystole/any", "pause/any", "af/any")
+table("vf_hr_ds1", "alarms_baseline.json", "alarms_vf_hr.json")(
+    lambda b, a: alarm_before_after(b, a, "DS1", _VF_DS1))
+table("vf_hr_ds2", "alarms_baseline.json", "alarms_vf_hr.json")(
+    lambda b, a: alarm_before_after(b, a, "DS2", _VF_DS2))
+table("vf_hr_noise", "alarms_baseline.json", "alarms_vf_hr_noise.json")(alarm_noise_before_after)
+
+
 def _alarm_sets(d: dict, names: tuple[str, ...]) -> str:
     from train.alarms.cli import format_table
 
