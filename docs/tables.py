@@ -686,6 +686,49 @@ table("vf_hr_ds2", "alarms_baseline.json", "alarms_vf_hr.json")(
 table("vf_hr_noise", "alarms_baseline.json", "alarms_vf_hr_noise.json")(alarm_noise_before_after)
 
 
+@table("quality_all", "alarms_baseline.json", "alarms_quality.json")
+def _quality_all(before, after) -> str:
+    """Absence and arrhythmia alarms on all 48 records before -> after the quality work."""
+    def afd(rows: dict, key: str) -> str:
+        r = rows[key]
+        return f"{r['alarms']} / {r['false_alarms']} / {r['detected']} of {r['episodes']}"
+
+    def noise(rows: dict) -> str:
+        r = rows.get("noisy_signal/any") or rows["noise/any"]
+        out = f"{r['detected']} of {r['episodes']}"
+        if r["alarms"]:
+            out += f" ({r['alarms']} alarms, {r['true_alarms']} true)"
+        return out
+
+    cols = []
+    for d in (before, after):
+        rows, le = d["sets"]["all"]["rows"], d["sets"]["all"]["lethal"]
+        vfl = rows["VFL:any-crisis/crisis"]
+        cols.append([afd(rows, "asystole/crisis"), afd(rows, "pause/any"),
+                     afd(rows, "bradycardia/any"), afd(rows, "vt/crisis"), afd(rows, "svt/any"),
+                     f"{le['crisis_within_10s']} / {le['episodes']}",
+                     f"{vfl['detected']} / {vfl['episodes']} (max {vfl['delay_max_s']:.1f} s)",
+                     noise(rows)])
+    names = ["asystole (crisis)", "pause", "bradycardia", "vt (crisis)", "svt",
+             "VT/VF >= 4 s with a crisis <= 10 s", "`(VFL` with a crisis",
+             "noise technical alarm, reference noise episodes hit"]
+    return md(["alarm", "before: alarms / false / Se", "after: alarms / false / Se"],
+              [[n, b, a] for n, b, a in zip(names, *cols, strict=True)])
+
+
+@table("quality_noise", "alarms_baseline.json", "alarms_quality.json")
+def _quality_noise(before, after) -> str:
+    rows = []
+    for snr in ("6", "0"):
+        for kind in ("em", "ma", "bw"):
+            b, a = before["noise"][f"{kind}@{snr}"], after["noise"][f"{kind}@{snr}"]
+            rows.append([f"{kind} {snr} dB", f"{b['crisis_per_h']:.1f}, {b['warning_per_h']:.1f}",
+                         f"{a['crisis_per_h']:.1f}, {a['warning_per_h']:.1f}",
+                         f"{a['noise_alarm_pct']:.1f} %"])
+    return md(["noise, SNR", "before: crisis/h, warnings/h", "after: crisis/h, warnings/h",
+               "noisy_signal covers"], rows)
+
+
 def _alarm_sets(d: dict, names: tuple[str, ...]) -> str:
     from train.alarms.cli import format_table
 
