@@ -270,7 +270,9 @@ def _detectors(d) -> str:
 @table("detectors_ds", "detectors.json")
 def _detectors_ds(d) -> str:
     e = d["mitdb"]["ecgedge stream 1 s"]["from_300s_150ms"]
-    rows = [[k.upper(), e[k]["records"], e[k]["tp"], e[k]["fn"], e[k]["fp"], pct(e[k]["gross_se"]),
+    label = {"ds1": "DS1 (tuning)", "ds2": "DS2 (held out)", "non_paced_44": "44 non-paced",
+             "all_48": "all 48"}
+    rows = [[label[k], e[k]["records"], e[k]["tp"], e[k]["fn"], e[k]["fp"], pct(e[k]["gross_se"]),
              pct(e[k]["gross_ppv"])] for k in ("ds1", "ds2", "non_paced_44", "all_48")]
     return md(["set", "records", "TP", "FN (missed)", "FP (extra)", "Se %", "+P %"], rows,
               ["l", "r", "r", "r", "r", "r", "r"])
