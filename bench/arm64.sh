@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Raspberry Pi (aarch64) proof under QEMU user-mode emulation (issue 15, docs/portability.md).
+# Raspberry Pi (aarch64) proof under QEMU user-mode emulation (docs/portability.md).
 #
 # Builds an arm64 Debian bookworm root (debootstrap + qemu-user-static via binfmt_misc),
 # installs the project's wheel into a venv inside it OFFLINE from aarch64 wheels downloaded

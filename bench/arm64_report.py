@@ -1,4 +1,4 @@
-"""docs/results/arm64.json from the outputs of bench/arm64.sh (issue 15's Raspberry Pi proof).
+"""docs/results/arm64.json from the outputs of bench/arm64.sh (the Raspberry Pi proof).
 
 Compares each emulated aarch64 ``ecgedge run --record`` journal with the same run on the
 x86 host: beat positions must be identical and labels agree on >= 99.5 % of beats. Collects
@@ -80,10 +80,14 @@ def tail(path: Path, n: int = 3) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(prog="ecgedge bench arm64_report",
                                  description=__doc__.splitlines()[0])
-    ap.add_argument("--out-dir", type=Path, required=True)
-    ap.add_argument("--records", default="100 208 233")
-    ap.add_argument("--cpus", default="cortex-a72 max")
-    ap.add_argument("--out", type=Path, default=RESULTS / "arm64.json")
+    ap.add_argument("--out-dir", type=Path, required=True,
+                    help="folder bench/arm64.sh wrote (journals, timings, test logs)")
+    ap.add_argument("--records", default="100 208 233",
+                    help="space-separated MIT-BIH records run on both CPUs (default 100 208 233)")
+    ap.add_argument("--cpus", default="cortex-a72 max",
+                    help="space-separated QEMU -cpu models that were run (default cortex-a72 max)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "arm64.json",
+                    help="JSON to write (default docs/results/arm64.json)")
     args = ap.parse_args()
     d = args.out_dir
     timings = read_timings(d / "timings.tsv")

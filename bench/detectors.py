@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from edge_runtime.datadir import resolve_data_dir  # noqa: E402
 from edge_runtime.detect import StreamingDetector  # noqa: E402
 from edge_runtime.ec57 import gross_average, record_stats  # noqa: E402
-from edge_runtime.provenance import provenance  # noqa: E402
+from edge_runtime.provenance import host, provenance  # noqa: E402
 from firmware_sim.noise import mix_nst_noise  # noqa: E402
 from train.data.mitdb import ALL_RECORDS, DS1, DS2, PACED  # noqa: E402
 from train.eval_detector import load_eval_record  # noqa: E402
@@ -319,8 +319,10 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="6 records, no slow peers")
     ap.add_argument("--skip-noise", action="store_true", help="no noise stress test")
     ap.add_argument("--data-dir", help="data dir (default $ECGEDGE_DATA or ../shared/data)")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "detectors.json")
-    ap.add_argument("--fig-dir", type=Path, default=ROOT / "docs" / "figures")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "detectors.json",
+                    help="JSON to write (default docs/results/detectors.json)")
+    ap.add_argument("--fig-dir", type=Path, default=ROOT / "docs" / "figures",
+                    help="folder for the two plots (default docs/figures)")
     ap.add_argument("--replot", action="store_true", help="only redraw the plots from --out")
     args = ap.parse_args()
     if args.replot:
@@ -347,6 +349,7 @@ def main() -> int:
     doc = {
         "command": "python bench/detectors.py " + " ".join(sys.argv[1:]),
         **provenance(),
+        "host": host(),
         "records": records,
         "wall_s": time.time() - t0,
         "notes": "EC57 beat-by-beat, reference = MIT-BIH beat labels, VF/flutter episodes of "

@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 import paho.mqtt.client as mqtt  # noqa: E402
 
+from edge_runtime.provenance import host  # noqa: E402
 from edge_runtime.sinks.journal import read_journal  # noqa: E402
 
 TYPES = [("tachycardia", "warning"), ("pvc_rate", "advisory"), ("lead_off", "technical"),
@@ -129,14 +130,20 @@ class Bed:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--beds", type=int, default=100)
-    ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--alarm-every-s", type=float, default=60.0)
-    ap.add_argument("--alarm-len-s", type=float, default=20.0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(REPO / "docs" / "results" / "fleet.json"))
-    ap.add_argument("--plot", default=str(REPO / "docs" / "figures" / "fleet.png"))
+    ap = argparse.ArgumentParser(prog="ecgedge bench fleet",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--beds", type=int, default=100, help="simulated beds (default 100)")
+    ap.add_argument("--minutes", type=float, default=10.0,
+                    help="length of the run in minutes (default 10)")
+    ap.add_argument("--alarm-every-s", type=float, default=60.0,
+                    help="mean seconds between alarm onsets per bed (default 60)")
+    ap.add_argument("--alarm-len-s", type=float, default=20.0,
+                    help="seconds from an alarm's onset to its end (default 20)")
+    ap.add_argument("--seed", type=int, default=0, help="random seed of the schedule (default 0)")
+    ap.add_argument("--out", default=str(REPO / "docs" / "results" / "fleet.json"),
+                    help="JSON to write (default docs/results/fleet.json)")
+    ap.add_argument("--plot", default=str(REPO / "docs" / "figures" / "fleet.png"),
+                    help="PNG to write (default docs/figures/fleet.png)")
     args = ap.parse_args()
     mosq = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(mosq):
@@ -231,6 +238,7 @@ def main() -> int:
                                  "bytes_per_message": round(nb / n, 1)}
                           for leaf, (n, nb) in sorted(per_leaf.items())},
         "journal_bad_lines": bad,
+        "command": "python bench/fleet.py " + " ".join(sys.argv[1:]), "host": host(),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")

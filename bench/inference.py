@@ -338,13 +338,15 @@ def plot(results: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ecgedge bench inference",
                                  description=__doc__.splitlines()[0])
-    ap.add_argument("--tasks", default="beat,hyp,findings6")
+    ap.add_argument("--tasks", default="beat,hyp,findings6",
+                    help="comma list of shipped models to time (default beat,hyp,findings6)")
     ap.add_argument("--budget-s", type=float, default=3.0,
                     help="timing budget per backend and batch size (seconds)")
-    ap.add_argument("--out", default=str(RESULTS / "inference.json"))
+    ap.add_argument("--out", default=str(RESULTS / "inference.json"),
+                    help="JSON to write (default docs/results/inference.json)")
     ap.add_argument("--models-dir", default=None,
                     help="where <task>.<prec>.onnx and checkpoints/<task>.pt are (models/)")
-    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--no-plot", action="store_true", help="do not draw the latency plot")
     args = ap.parse_args(argv)
     global MODELS
     if args.models_dir:

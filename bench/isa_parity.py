@@ -1,4 +1,4 @@
-"""int8-vs-fp32 decision parity per instruction-set class (issue 15).
+"""int8-vs-fp32 decision parity per instruction-set class.
 
 The int8 artifacts must decide like the fp32 ones on every CPU the runtime ships to, and
 onnxruntime picks different int8 kernels per ISA: x86-64 AVX2 without VNNI (saturating

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge_runtime import protocol as p  # noqa: E402
-from edge_runtime.provenance import provenance  # noqa: E402
+from edge_runtime.provenance import host, provenance  # noqa: E402
 from edge_runtime.records import read_record, shipped_record_path  # noqa: E402
 from firmware_sim.fuzz import DESTRUCTIVE, MUTATIONS, check_decoder_output, fuzz_stream  # noqa: E402
 
@@ -176,13 +175,17 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ecgedge bench protocol", description=__doc__.splitlines()[0])
-    ap.add_argument("--fuzz-frames", type=int, default=2_100_000)
-    ap.add_argument("--p-mutate", type=float, default=0.5)
+    ap.add_argument("--fuzz-frames", type=int, default=2_100_000,
+                    help="frames in the fuzz campaign (default 2,100,000)")
+    ap.add_argument("--p-mutate", type=float, default=0.5,
+                    help="probability that a fuzzed frame is mutated (default 0.5)")
     ap.add_argument("--seconds", type=float, default=600.0, help="signal length for throughput")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="throughput repeats, the best is kept (default 3)")
+    ap.add_argument("--seed", type=int, default=8, help="fuzz random seed (default 8)")
     ap.add_argument("--quick", action="store_true", help="small run, nothing written")
-    ap.add_argument("--out", default=str(ROOT / "docs/results/protocol.json"))
+    ap.add_argument("--out", default=str(ROOT / "docs/results/protocol.json"),
+                    help="JSON to write (default docs/results/protocol.json)")
     args = ap.parse_args(argv)
     if args.quick:
         args.fuzz_frames, args.seconds, args.repeats = 20_000, 30.0, 1
@@ -212,10 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/protocol.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
         **provenance(),
-        "machine": {
-            "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(),
-        },
+        "host": host(),
         "note": "timings on a shared 2-core machine loaded by other jobs; 4096-byte pushes",
         "throughput": rows,
         "fuzz": fz,

@@ -1,4 +1,4 @@
-"""Experiment (issue 15 item 5): how much of live ``ecgedge run``'s peak RSS is
+"""Experiment: how much of live ``ecgedge run``'s peak RSS is
 ``scipy.signal``'s package ``__init__``, which imports stats, interpolate, optimize, ...
 even when only a few functions are used.
 
@@ -84,7 +84,8 @@ def main() -> int:
         return 0
     ap = argparse.ArgumentParser(prog="ecgedge bench scipy_lite_rss",
                                  description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=int, default=600)
+    ap.add_argument("--duration", type=int, default=600,
+                    help="seconds of record 100 streamed live (default 600)")
     args = ap.parse_args()
     env = {**os.environ, "ECGEDGE_NUMBA": "0",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}

@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from edge_runtime.inference import default_model_path, load_model  # noqa: E402
 from edge_runtime.pipeline import Pipeline  # noqa: E402
+from edge_runtime.provenance import host  # noqa: E402
 from edge_runtime.records import find_record, read_record  # noqa: E402
 from edge_runtime.web import WebServer, WebSink  # noqa: E402
 
@@ -76,12 +77,16 @@ def one(rec, bm, web: bool, block: int) -> tuple[float, dict]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--record", default="100")
-    ap.add_argument("--data-dir")
-    ap.add_argument("--seconds", type=float, default=600.0)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", default=str(REPO / "docs" / "results" / "web_overhead.json"))
+    ap = argparse.ArgumentParser(prog="ecgedge bench web_overhead",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--record", default="100", help="MIT-BIH record to run (default 100)")
+    ap.add_argument("--data-dir", help="data dir (default $ECGEDGE_DATA or ../shared/data)")
+    ap.add_argument("--seconds", type=float, default=600.0,
+                    help="seconds of signal per run (default 600)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs with and without the web sink, alternating (default 3)")
+    ap.add_argument("--out", default=str(REPO / "docs" / "results" / "web_overhead.json"),
+                    help="JSON to write (default docs/results/web_overhead.json)")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):  # one core, server threads included (a Pi's budget)
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -110,7 +115,8 @@ def main() -> int:
            "signal_path_web_pct_median": round(statistics.median(path_pct), 2),
            "slowdown_pct_best": round(100 * (1 - best["with_web_1_client"] / best["without"]), 2),
            "slowdown_pct_median": round(100 * (1 - med["with_web_1_client"] / med["without"]),
-                                        2)}
+                                        2),
+           "command": "python bench/web_overhead.py " + " ".join(sys.argv[1:]), "host": host()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out))

@@ -104,3 +104,30 @@ def code_key(modules: Iterable[str], libraries: Iterable[str] = ("numpy", "scipy
         except importlib.metadata.PackageNotFoundError:
             versions.append(f"{lib}=absent")
     return source_hash(modules) + ";" + ",".join(versions)
+
+
+#: the instruction-set flags that decide speed and int8 kernels (docs/portability.md)
+SIMD_FLAGS = ("AVX2", "AVX512F", "AVX512BW", "AVX512VNNI", "AVXVNNI", "ASIMD", "ASIMDDP", "SVE")
+
+
+def host() -> dict[str, object]:
+    """The machine a timing ran on: speed numbers do not transfer across CPUs, so every
+    benchmark JSON records the CPU model, its SIMD flags, the core count and Python."""
+    import os
+    import platform
+    import sys
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from edge_runtime.ort_config import cpu_features
+
+    feats = cpu_features()
+    return {"cpu_model": model, "machine": platform.machine(),
+            "simd_flags": [f for f in SIMD_FLAGS if feats.get(f)],
+            "cpu_count": os.cpu_count(), "python": sys.version.split()[0]}

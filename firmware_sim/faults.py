@@ -42,7 +42,8 @@ def fault_help() -> str:
     start = doc.index("The spec string")
     end = doc.index("A bare name")
     return "faults (--faults):\n" + doc[start:end].replace("::", ":").rstrip() + (
-        "\n\nA bare name (e.g. --faults bitflip,leadoff) takes the value shown above.")
+        "\n\nA bare name (e.g. --faults bitflip,leadoff) takes the value shown above; a bare"
+        f" noise is noise={DEFAULTS['noise']}.")
 
 
 NST_KINDS = ("bw", "em", "ma")

@@ -7,7 +7,7 @@ from edge_runtime.cli import Command, dispatch
 # what -> (target "module:function" or None while unbuilt, one-line help, issue)
 TRAINERS: dict[str, Command] = {
     "beats": ("train.beats.cli:train_main", "MIT-BIH beat classifier (AAMI N/S/V/F/Q)", 5),
-    "beats-study": ("train.beats.study:main",
+    "beats-study": ("train.beats.cli:study_main",
                     "beat study: imbalance, model comparison, headline, leaky row", 5),
     "window": ("train.window.cli:main", "PTB-XL window models (HYP, six findings)", 6),
 }

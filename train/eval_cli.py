@@ -8,7 +8,7 @@ from edge_runtime.cli import Command, dispatch
 EVALS: dict[str, Command] = {
     "detector": ("train.eval_detector:main", "EC57 QRS detection (Se, +P) on MIT-BIH", 4),
     "beats": ("train.beats.cli:eval_main", "EC57 beat classes (VEB, SVEB) on MIT-BIH DS2", 5),
-    "window": ("train.window.evaluate:main", "PTB-XL window models on the test fold", 6),
+    "window": ("train.window.cli:eval_main", "PTB-XL window models on the test fold", 6),
     "alarms": ("train.alarms.cli:main", "episode-level alarm benchmark (MIT-BIH, NSTDB)",
                14),
 }

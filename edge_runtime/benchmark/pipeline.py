@@ -48,7 +48,7 @@ from edge_runtime.alerts import AlertEngine
 from edge_runtime.benchmark.common import child_env, display_path, record_dir, results_dir
 from edge_runtime.datadir import DATA_DIR_HELP, find_data_dir
 from edge_runtime.pipeline import Pipeline, set_stage_clock
-from edge_runtime.provenance import provenance
+from edge_runtime.provenance import host, provenance
 from edge_runtime.records import read_beat_annotations, read_record
 from edge_runtime.report import ec57_agreement
 from edge_runtime.sinks.journal import JournalSink
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         res = {"command": " ".join(["ecgedge bench pipeline", *argv]),
                # numba (dev installs only) adds ~90 MB; a Pi's base install has none
                "ECGEDGE_NUMBA": os.environ.get("ECGEDGE_NUMBA"), **provenance(),
-               **rss_report(args)}
+               "host": host(), **rss_report(args)}
         out_rss = results_dir() / "pipeline_rss.json"
         out_rss.write_text(json.dumps(res, indent=1))
         print(json.dumps(res, indent=1))
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     env = child_env()
     results = {"command": " ".join(["ecgedge bench pipeline", *argv]),
                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "host": {"cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
+               "host": host(),
                "ECGEDGE_NUMBA": os.environ.get("ECGEDGE_NUMBA"),  # 0: numpy detector
                **provenance(), "variants": {}}
     for v in args.variants.split(","):

@@ -19,13 +19,12 @@ import numpy as np
 from edge_runtime.cli import make_parser
 from edge_runtime.datadir import DATA_DIR_HELP
 from edge_runtime.errors import EcgEdgeError
+from train.beats.options import IMBALANCE, study_parser
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def train_main(argv: list[str]) -> int:
-    from train.beats.train import IMBALANCE
-
     p = make_parser("ecgedge train beats", "Train a beat classifier on MIT-BIH DS1, test on DS2.")
     p.add_argument("--arch", default="beat_cnn_rr",
                    choices=["beat_cnn", "beat_cnn_rr", "beat_cnn_gru"],
@@ -104,6 +103,14 @@ def train_main(argv: list[str]) -> int:
         a.json.write_text(json.dumps(rep, indent=1, default=float))
         print(f"report -> {a.json}")
     return 0
+
+
+def study_main(argv: list[str]) -> int:
+    """``ecgedge train beats-study``: parse first (``--help`` needs no torch), then run."""
+    study_parser().parse_args(argv)
+    from train.beats.study import main
+
+    return main(argv)
 
 
 def eval_main(argv: list[str]) -> int:

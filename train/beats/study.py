@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.beats import BeatConfig
-from edge_runtime.datadir import DATA_DIR_HELP
 from edge_runtime.ec57 import headline
 from train.beats.dataset import DS1_TRAIN, DS1_VAL, load_beats
+from train.beats.options import BUDGETS, MODELS, study_parser
 from train.beats.train import IMBALANCE, TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,21 +32,6 @@ RESULTS = REPO / "docs" / "results"
 FIGURES = REPO / "docs" / "figures"
 RUNS = REPO / "runs" / "beats" / "study"
 
-BUDGETS = {
-    "full": {"seeds": [0, 1, 2], "epochs": 12},
-    "reduced": {"seeds": [0], "epochs": 8},
-    "smoke": {"seeds": [0], "epochs": 1},  # plumbing check only
-}
-
-#: name -> (registered arch, arch kwargs, BeatConfig overrides)
-MODELS = {
-    "beat_cnn": ("beat_cnn", {}, {}),
-    "beat_cnn_rr": ("beat_cnn_rr", {}, {}),
-    "beat_cnn_gru": ("beat_cnn_gru", {}, {}),
-    "beat_cnn_gru_rr": ("beat_cnn_gru", {"use_rr": True}, {}),
-    # + a second channel per lead: beat minus the patient's running median template
-    "beat_cnn_rr_tpl": ("beat_cnn_rr", {}, {"template_beats": 32}),
-}
 
 #: Published inter-patient DS1->DS2 results (reference beat positions, i.e. condition a),
 #: not re-run here; what each tuned on is noted. Only de Chazal 2004 was checked against the
@@ -304,22 +289,7 @@ class Study:
 
 
 def main(argv: list[str]) -> int:
-    from edge_runtime.cli import make_parser
-
-    p = make_parser("ecgedge train beats-study", __doc__.split("\n")[0])
-    p.add_argument("--stage", default="all",
-                   help="all, or a comma list of: imbalance, models, headline, leaky")
-    p.add_argument("--budget", default="full", choices=list(BUDGETS),
-                   help="full: 3 seeds x 12 epochs; reduced: 1 x 8; smoke: plumbing only")
-    p.add_argument("--imbalance", default=None, help="skip selection: use this strategy")
-    p.add_argument("--model", default=None, choices=list(MODELS),
-                   help="skip selection: use this model")
-    p.add_argument("--headline-seeds", type=int, default=3,
-                   help="seeds of the headline model (default 3)")
-    p.add_argument("--headline-epochs", type=int, default=12,
-                   help="epochs of the headline model (default 12)")
-    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
-    a = p.parse_args(argv)
+    a = study_parser().parse_args(argv)
     stages = {"imbalance", "models", "headline", "leaky"}
     want = stages if a.stage == "all" else set(a.stage.split(","))
     if not want <= stages:

@@ -26,10 +26,9 @@ import torch
 
 from edge_runtime.ec57 import confusion, ec57_metrics, headline
 from train.beats.dataset import BeatSet
+from train.beats.options import IMBALANCE  # torch-free: the parsers offer it
 from train.losses import WeightedLoss, class_weights, make_loss
 from train.models import build
-
-IMBALANCE = ("none", "class_weights", "focal", "sampler", "cost", "undersample")
 
 # cost[true, predicted]; missing an ectopic beat costs more than a false alarm
 COST = [

@@ -10,12 +10,11 @@ from edge_runtime.errors import EcgEdgeError
 
 
 def main(argv: list[str]) -> int:
-    """Train one PTB-XL window model (or run study parts); see README section issue-6."""
+    """Train one PTB-XL window model (or run study parts); see docs/window_models.md."""
     from train.window.data import LEAD_SETS, TASKS
-    from train.window.study import ARCHS, PARTS
-    from train.window.train import BALANCING, FINETUNE
+    from train.window.options import ARCHS, BALANCING, FINETUNE, PARTS
 
-    p = make_parser("ecgedge train window", "Train 12-lead PTB-XL window models (issue 6).")
+    p = make_parser("ecgedge train window", "Train 12-lead PTB-XL window models.")
     p.add_argument("--study", help=f"comma list of study parts or 'all' ({', '.join(PARTS)})")
     p.add_argument("--seeds", default="0,1,2", help="seeds for study parts (default 0,1,2)")
     p.add_argument("--task", choices=TASKS, default="hyp",
@@ -94,3 +93,13 @@ def main(argv: list[str]) -> int:
           f"test macro AUROC {t.get('macro_auroc', float('nan')):.3f}; "
           f"checkpoint {out}; report {js}")
     return 0
+
+
+def eval_main(argv: list[str]) -> int:
+    """``ecgedge eval window``: parse first (``--help`` needs no torch), then evaluate."""
+    from train.window.options import eval_parser
+
+    eval_parser().parse_args(argv)
+    from train.window.evaluate import main as evaluate
+
+    return evaluate(argv)

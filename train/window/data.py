@@ -34,7 +34,7 @@ WINDOW_SOURCES: tuple[str, ...] = (
     "train.data.ptbxl",
     "train.window.data",
 )
-# Lead subsets for wearables (see README issue-6 for the choice of V1 over V5).
+# Lead subsets for wearables (docs/window_models.md says why V1 and V5).
 LEAD_SETS: dict[str, tuple[str, ...]] = {
     "12": ptbxl.LEADS,
     "3": ("I", "II", "V1"),

@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge_runtime.cli import make_parser
-from edge_runtime.datadir import DATA_DIR_HELP
 from edge_runtime.errors import EcgEdgeError
 from edge_runtime.windowing import normalise, to_model_layout
+from train.window.options import eval_parser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,18 +105,7 @@ def evaluate_checkpoint(ckpt_path: Path, split: str = "test", data_dir=None,
 
 
 def main(argv: list[str]) -> int:
-    p = make_parser("ecgedge eval window",
-                    "Evaluate a saved PTB-XL window-model checkpoint (test fold by default).")
-    p.add_argument("--checkpoint", required=True, help="e.g. models/checkpoints/hyp.pt")
-    p.add_argument("--split", choices=("val", "test"), default="test",
-                   help="PTB-XL fold 9 (val) or 10 (test, default)")
-    p.add_argument("--figures", default=None, help="folder for PNGs (e.g. docs/figures)")
-    p.add_argument("--saliency", type=int, default=2, help="saliency strips per class")
-    p.add_argument("--json", default=None, help="report path (default: print only)")
-    p.add_argument("--n-boot", type=int, default=1000,
-                   help="bootstrap resamples for the confidence intervals (default 1000)")
-    p.add_argument("--data-dir", help=DATA_DIR_HELP)
-    args = p.parse_args(argv)
+    args = eval_parser().parse_args(argv)
     path = Path(args.checkpoint)
     if not path.is_file():
         raise EcgEdgeError(f"checkpoint not found: {path}")

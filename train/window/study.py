@@ -34,16 +34,15 @@ import torch
 
 from train.checkpoint import read_checkpoint
 from train.window.data import REPO_ROOT, load_conditioned
+from train.window.options import ARCHS
 from train.window.train import TrainConfig, public, run, save_checkpoint, write_json
 
 RUN_DIR = REPO_ROOT / "runs" / "window"
 RESULTS = REPO_ROOT / "docs" / "results"
 CKPT_DIR = REPO_ROOT / "models" / "checkpoints"
-ARCHS = ("window_cnn", "window_se_cnn", "window_resnet")
 # defaults fixed a priori (never chosen on test): SE-CNN for the HYP studies; the lead-subset
 # study uses the architectures the headline chose on validation (see chosen_arch)
 STUDY_ARCH = {"hyp": "window_se_cnn", "findings6": "window_resnet"}
-PARTS = ("headline", "imbalance", "finetune", "augment", "leads", "report")
 BALANCE_ROWS = ("none", "weighted", "focal", "sampler", "cost", "undersample")
 
 

@@ -34,9 +34,6 @@ from train.window import metrics as M
 from train.window.augment import augment_batch
 from train.window.data import Conditioned, TaskData, build_task
 
-BALANCING = ("none", "weighted", "focal", "sampler", "cost", "undersample")
-FINETUNE = ("frozen", "partial", "full")
-
 
 @dataclass
 class TrainConfig:
