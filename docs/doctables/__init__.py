@@ -131,6 +131,8 @@ def machine(d: dict) -> str:
     cpu = d.get("machine", {}).get("cpu") if isinstance(d.get("machine"), dict) else None
     if model is None and isinstance(cpu, dict):
         model = cpu.get("model")
+    if model is None and isinstance(d.get("cpu"), str):
+        model = d["cpu"]
     flags = _find(d, ("simd_flags", "flags_seen"))
     if model is None and flags is None:
         return "CPU not recorded in the JSON"

@@ -228,3 +228,27 @@ def _arm64(d) -> str:
             md(["QEMU CPU", "flags seen", "demo (60 s)", "records (aarch64 vs x86 journal)",
                 "parity (subset)", "runtime tests", "emulated wall s: demo / run 100 / parity / "
                 "tests"], rows))
+
+
+@table("ddp_check", "ddp_check.json")
+def _ddp_check(d) -> str:
+    runs = {(r["seed"], r["processes"]): r["metrics"] for r in d["runs"]}
+    seeds = sorted({s for s, _ in runs})
+    nproc = d["config"]["nproc"]
+    rows = [[s, num(runs[s, 1]["val_auroc"], 4), num(runs[s, nproc]["val_auroc"], 4),
+             num(runs[s, 1]["test_auroc"], 4), num(runs[s, nproc]["test_auroc"], 4)]
+            for s in seeds]
+    sm = d["summary"]
+    rows.append(["mean ± sd"] + [
+        f"{sm[m][f'mean_{k}']:.4f} ± {sm[m][f'sd_{k}']:.4f}"
+        for m in ("val_auroc",) for k in ("1", "2")] + [
+        f"{sm[m][f'mean_{k}']:.4f} ± {sm[m][f'sd_{k}']:.4f}"
+        for m in ("test_auroc",) for k in ("1", "2")])
+    per_seed = md(["seed", "1 process: val AUROC (fold 9)", f"{nproc} processes: val AUROC",
+                   "1 process: test AUROC (fold 10)", f"{nproc} processes: test AUROC"], rows)
+    verdict = md(["metric", f"mean difference ({nproc} - 1)", "tolerance", "verdict"], [
+        [label, signed(sm[m]["mean_diff"], 4), num(sm[m]["tolerance"], 4),
+         "pass" if sm[m]["passed"] else "FAIL"]
+        for m, label in (("val_auroc", "val macro AUROC (fold 9)"),
+                         ("test_auroc", "test macro AUROC (fold 10)"))])
+    return per_seed + "\n\n" + verdict

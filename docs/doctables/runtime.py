@@ -291,3 +291,17 @@ for _f, _tag in (("alarms.json", "alarms"), ("alarms_baseline.json", "alarms_bas
     for _set in ("DS1", "DS2", "all"):
         table(f"{_tag}_{_set.lower()}", _f)(lambda d, s=_set: _alarm_sets(d, (s,)))
     table(f"{_tag}_noise", _f)(_alarm_noise)
+
+
+@table("beat_latency", "beat_latency.json")
+def _beat_latency(d) -> str:
+    names = {"standard": "standard", "low_latency": "low latency"}
+    rows = []
+    for rec in [*d["records"], "all three"]:
+        for mode, label in names.items():
+            r = d["total"][mode] if rec == "all three" else d["per_record"][mode][rec]
+            lat = r["label_latency_s"]
+            rows.append([rec, label, r["beats"], num(lat["median"], 3), num(lat["p95"], 3),
+                         num(lat["max"], 3)])
+    return md(["record", "mode", "beats", "median", "p95", "max"], rows,
+              ["l", "l", "r", "r", "r", "r"])
