@@ -28,6 +28,8 @@ CONFIGS: dict[str, TrainConfig] = {
     "findings6_dev_s1": TrainConfig(task="findings6", source="device", seed=1),
     "multi_dev": TrainConfig(task="multi", source="device"),
     "multi_dev_s1": TrainConfig(task="multi", source="device", seed=1),
+    "multi_dev_s2": TrainConfig(task="multi", source="device", seed=2),
+    "hyp_all_dev_w": TrainConfig(task="hyp_all", source="device", balance="weighted"),
 }
 
 

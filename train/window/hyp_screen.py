@@ -18,6 +18,8 @@ from train.data import ptbxl
 from train.window import metrics as M
 
 KEYS = ("auroc", "auprc", "f1", "sensitivity", "specificity")
+#: SCP codes left out of the error analysis: sinus rhythm says nothing about the error
+SKIP_CODES = frozenset({"SR"})
 
 
 def hyp_labels(meta: ptbxl.PtbxlMeta) -> tuple[np.ndarray, np.ndarray]:
@@ -53,12 +55,12 @@ def called_hyp(meta: ptbxl.PtbxlMeta, y: np.ndarray, p: np.ndarray,
     neg = np.flatnonzero(y == 0)
     groups = [sorted(meta.superclasses[i]) or ["none"] for i in neg]
     n_group = Counter(g for gs in groups for g in gs)
-    scp_all = Counter(c for i in neg for c in meta.scp_codes[i])
+    scp_all = Counter(c for i in neg for c in meta.scp_codes[i] if c not in SKIP_CODES)
     out = {"n_negatives": int(len(neg))}
     for name, th in ops.items():
         fp = [k for k, i in enumerate(neg) if p[i] >= th]
         g = Counter(x for k in fp for x in groups[k])
-        scp = Counter(c for k in fp for c in meta.scp_codes[neg[k]])
+        scp = Counter(c for k in fp for c in meta.scp_codes[neg[k]] if c not in SKIP_CODES)
         out[name] = {
             "threshold": th,
             "false_positives": len(fp),
