@@ -101,6 +101,14 @@ def agreement(d: dict) -> str:
     for tag, models in sets:
         for name, m in models.items():
             for c, r in m["classes"].items():
+                if c == "_rules":
+                    for k, v in r.items():
+                        if k != "hr_abs_diff_bpm":
+                            out.append(f"| {tag} | {name} | {k} by {v['source']} | "
+                                       f"{v['agreement']:.3f} ({v['kappa']:.3f}) | same | "
+                                       f"HR diff mean {r['hr_abs_diff_bpm']['mean']:.2f} / "
+                                       f"max {r['hr_abs_diff_bpm']['max']:.1f} bpm | - | - |")
+                    continue
                 au = r.get("auroc_vs_all") or r.get("auroc_findings")
                 b, s = r.get("balanced", {}), r.get("screening", {})
                 out.append(f"| {tag} | {name} | {c} | {b.get('agreement', float('nan')):.3f} "

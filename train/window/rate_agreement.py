@@ -37,18 +37,41 @@ def kappa(a: np.ndarray, b: np.ndarray) -> float:
     return (po - pe) / (1 - pe) if pe < 1 else float("nan")
 
 
-def probabilities(model: Model, raw: np.ndarray, fs: float) -> np.ndarray:
-    """One 10 s window per record through the runtime path -> (n, classes)."""
+def probabilities(model: Model, raw: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """One 10 s window per record through the runtime path -> ((n, classes), inputs)."""
     card = model.card
     li = [ptbxl.LEADS.index(lead) for lead in card["leads"]]
-    xs = [record_windows(r[:, li], fs, card)[0][:1] for r in raw]
-    return model.predict(**{card["inputs"][0]["name"]: np.concatenate(xs)})
+    x = np.concatenate([record_windows(r[:, li], fs, card)[0][:1] for r in raw])
+    return model.predict(**{card["inputs"][0]["name"]: x}), x
+
+
+def rule_agreement(card: dict, x1: np.ndarray, x5: np.ndarray) -> dict:
+    """Decisions of the card's rate/rhythm rules (:mod:`edge_runtime.rhythm_rules`) on the
+    same windows at both input rates: agreement and heart-rate differences."""
+    from edge_runtime.rhythm_rules import card_rule_classes, window_rule_decisions
+
+    classes = card_rule_classes(card)
+    if not classes:
+        return {}
+    r1 = [window_rule_decisions(card, w) for w in x1]
+    r5 = [window_rule_decisions(card, w) for w in x5]
+    hr1 = np.array([e["hr_bpm"] if e["hr_bpm"] is not None else np.nan for e, _ in r1])
+    hr5 = np.array([e["hr_bpm"] if e["hr_bpm"] is not None else np.nan for e, _ in r5])
+    out = {"hr_abs_diff_bpm": {"mean": float(np.nanmean(np.abs(hr1 - hr5))),
+                               "p95": float(np.nanpercentile(np.abs(hr1 - hr5), 95)),
+                               "max": float(np.nanmax(np.abs(hr1 - hr5)))}}
+    for c, src in classes.items():
+        a = np.array([d[c] for _, d in r1])
+        b = np.array([d[c] for _, d in r5])
+        out[c] = {"source": src, "agreement": float((a == b).mean()), "kappa": kappa(a, b),
+                  "positive_100hz": int(a.sum()), "positive_500hz": int(b.sum())}
+    return out
 
 
 def compare(model: Model, raw100: np.ndarray, raw500: np.ndarray, meta) -> dict:
     """Per-class agreement of one artifact between the two input rates."""
     card = model.card
-    p1, p5 = probabilities(model, raw100, 100.0), probabilities(model, raw500, 500.0)
+    (p1, x1), (p5, x5) = probabilities(model, raw100, 100.0), probabilities(model, raw500, 500.0)
     classes = list(card["classes"])
     if card["task"] == "hyp":
         y, hn = hyp_labels(meta)
@@ -70,6 +93,9 @@ def compare(model: Model, raw100: np.ndarray, raw500: np.ndarray, meta) -> dict:
                                     "500hz": M.auroc(yy[m, j], p5[m, j]), "n": int(m.sum()),
                                     "n_pos": int(yy[m, j].sum())}
         out[c] = row
+    rules = rule_agreement(card, x1, x5)
+    if rules:
+        out["_rules"] = rules
     return out
 
 
@@ -104,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                                "card_created": model.card.get("created"),
                                "classes": compare(model, raw100, raw500, meta)}
         print(name, {c: (r.get("balanced", {}).get("agreement"), round(r["mean_abs_diff"], 4))
-                     for c, r in rep["models"][name]["classes"].items()}, flush=True)
+                     for c, r in rep["models"][name]["classes"].items() if c != "_rules"},
+              rep["models"][name]["classes"].get("_rules"), flush=True)
     if previous:
         rep["previous_models"] = {"git_commit": previous.get("git_commit"),
                                   "created": previous.get("created"),
