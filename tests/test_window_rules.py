@@ -114,3 +114,40 @@ def test_finding_alert_evidence_names_the_rule():
     onset = next(u.alert for u in ups if u.alert.type == "finding:SB")
     assert onset.evidence["decided_by"] == "rule"
     assert onset.evidence["rule_evidence"]["hr_bpm"] == 48.0
+
+
+def test_predict_takes_the_rule_decision_and_says_so(tmp_path):
+    """``ecgedge predict`` with a card whose SB is decided by the rate rule: a 45 bpm record
+    is SB at every operating point whatever the network says, and the row names the source."""
+    import json
+
+    import onnx
+    import wfdb
+
+    from edge_runtime.inference import CARD_KEY, Model
+    from edge_runtime.predict import predict_record
+    from tests.test_predict_window import _onnx_model
+
+    classes = ["SB", "ST"]
+    path = tmp_path / "m.onnx"
+    _onnx_model(path, classes)  # the linear test graph on leads I, II, V1
+    m = onnx.load(str(path))
+    card = json.loads(m.metadata_props[0].value)
+    card["rules"] = {"decision_sources": {"SB": "rate_rule", "ST": "network"}, "lead": "II"}
+    card["operating_points"] = {"balanced": {"SB": 0.999, "ST": 0.999}}
+    del m.metadata_props[:]
+    m.metadata_props.append(onnx.StringStringEntryProto(key=CARD_KEY, value=json.dumps(card)))
+    onnx.save(m, str(path))
+    fs = 250
+    ii = np.interp(np.arange(20 * fs) / fs, np.arange(2000) / FS, _ecg(_regular(45.0, 20.0), 20.0))
+    sig = np.stack([0.1 * ii, ii, -0.5 * ii], axis=1)
+    wfdb.wrsamp("slow", fs=fs, units=["mV"] * 3, sig_name=["I", "II", "V1"], p_signal=sig,
+                fmt=["16"] * 3, adc_gain=[1000.0] * 3, baseline=[0] * 3,
+                write_dir=str(tmp_path))
+    rows = predict_record(tmp_path / "slow", Model(path))
+    assert len(rows) == 2
+    for r in rows:
+        assert r["decision_sources"] == {"SB": "rate_rule", "ST": "network"}
+        assert r["rhythm_evidence"]["hr_bpm"] == pytest.approx(45.0, rel=0.1)
+        assert r["decisions"]["balanced"]["SB"] is True  # the rule, not p >= 0.999
+        assert r["decisions"]["balanced"]["ST"] == (r["probabilities"]["ST"] >= 0.999)
