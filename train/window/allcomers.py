@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     ap.add_argument("--json", default=str(RESULTS / "window_allcomers.json"),
                     help="report path")
+    ap.add_argument("--baseline-dir", default=str(CKPT_DIR),
+                    help="folder with the baseline hyp.pt / findings6.pt (the models shipped "
+                    "before issue 18: git show a12e426:models/checkpoints/hyp.pt; default "
+                    "models/checkpoints, which --ship overwrites)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     conds = {s: load_conditioned(source=s) for s in ("records100", "device")}
@@ -179,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     c = Candidates(conds)
 
     # ---- candidates (names say task / source / seed); shipped models as baselines
-    c.add("shipped_hyp_norm_vs_hyp_r100", CKPT_DIR.parent / "checkpoints" / "hyp.pt", ["HYP"])
-    c.add("shipped_findings6_r100", CKPT_DIR / "findings6.pt", F6)
+    base = Path(args.baseline_dir)
+    c.add("shipped_hyp_norm_vs_hyp_r100", base / "hyp.pt", ["HYP"])
+    c.add("shipped_findings6_r100", base / "findings6.pt", F6)
     for n in CONFIGS:
         task = CONFIGS[n].task
         if task in ("hyp_all", "multi"):
@@ -257,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                      "SB/ST/AF: rule vs network AUROC), among models trained on the device "
                      "path (fixed a priori, issue 18 item 2; records100 rows are the ablation); "
                      "fold 10 reported, never used to choose",
+        "baseline_checkpoints": str(base),
         "n_records": int(len(meta)), "n_500hz_records": int((conds["device"].fs_in == 500).sum()),
         "configs": {n: {k: v for k, v in vars(cfg).items() if k in ("task", "source", "seed",
                                                                     "arch")}
