@@ -271,10 +271,12 @@ class Pipeline:
         if self.window is not None:
             for key, ev in self.window.push(x):
                 self.queue.put(key, ev)
-                self.queue.put(key, {"event": "window", "start_s": round(ev.start_s, 3),
-                                     "end_s": round(ev.end_s, 3), "task": ev.task,
-                                     "probs": {k: round(v, 4) for k, v in ev.probs.items()},
-                                     "model": ev.card_id}, prio=2)
+                rec = {"event": "window", "start_s": round(ev.start_s, 3), "task": ev.task,
+                       "end_s": round(ev.end_s, 3), "model": ev.card_id,
+                       "probs": {k: round(v, 4) for k, v in ev.probs.items()}}
+                if ev.decided:  # classes a rate/rhythm rule decides (card "rules")
+                    rec |= {"decided_by_rule": ev.decided, "rhythm_evidence": ev.evidence}
+                self.queue.put(key, rec, prio=2)
         t3 = clock.now()
         self.stage_seconds["window"] += t3 - t2
         if fill:

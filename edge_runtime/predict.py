@@ -4,7 +4,9 @@ Reads any WFDB record, takes the leads the model card names (a missing lead is a
 error), resamples to the card's rate, applies the card's filter and per-lead normalisation
 (:mod:`edge_runtime.windowing`, the same code training used) and prints one JSON object per
 10 s window: its start time, the per-class probabilities and the decision at each of the card's
-operating points. Runtime code: no torch.
+operating points. Classes the card has a rate/rhythm rule decide (``rules.decision_sources``,
+:mod:`edge_runtime.rhythm_rules`) take the rule's decision at every operating point, and the row
+says so (``decision_sources``, ``rhythm_evidence``). Runtime code: no torch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from edge_runtime.cli import make_parser
 from edge_runtime.errors import EcgEdgeError, positive_float
+from edge_runtime.rhythm_rules import card_rule_classes, window_rule_decisions
 from edge_runtime.windowing import record_windows
 
 #: Alternative spellings of the 12 standard lead names found in WFDB headers.
@@ -71,14 +74,22 @@ def predict_record(record: str | Path, model, hop_s: float | None = None) -> lis
     name = card["inputs"][0]["name"]
     probs = model.predict(**{name: x})
     classes = list(card["classes"])
+    ruled = card_rule_classes(card)
     rows = []
-    for s, p in zip(starts, probs, strict=True):
-        rows.append({
+    for s, p, xi in zip(starts, probs, x, strict=True):
+        row = {
             "record": rec.name,
             "start_s": round(float(s), 3),
             "probabilities": {c: round(float(v), 5) for c, v in zip(classes, p, strict=True)},
             "decisions": decisions(p, classes, card.get("operating_points", {})),
-        })
+        }
+        if ruled:
+            evidence, decided = window_rule_decisions(card, xi)
+            for op in row["decisions"].values():
+                op.update(decided)
+            row["decision_sources"] = {c: ruled.get(c, "network") for c in classes}
+            row["rhythm_evidence"] = evidence
+        rows.append(row)
     return rows
 
 

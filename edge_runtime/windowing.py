@@ -39,6 +39,26 @@ def condition(signal: np.ndarray, fs: float, filt: dict | None = None) -> np.nda
     return filter_signal(np.asarray(signal, dtype=np.float64), sos)
 
 
+def model_rate_signal(
+    signal: np.ndarray, fs: float, fs_model: float = WINDOW_FS, filt: dict | None = None
+) -> tuple[np.ndarray, float]:
+    """The device path up to normalisation: causal resample to ``fs_model``, then condition.
+
+    Returns ``(signal at fs_model, resampler delay in seconds)``. The one implementation of
+    that path: :func:`record_windows` (``ecgedge predict``) and the training data
+    (``train.window.data``, ``--source device``) call it, and the streaming window stage runs
+    the same :class:`~edge_runtime.dsp.StreamingResampler` and filter block by block.
+    """
+    sig = np.asarray(signal, dtype=np.float64)
+    delay_s = 0.0
+    if abs(fs - fs_model) > 1e-9:
+        from edge_runtime.dsp import StreamingResampler
+
+        delay_s = StreamingResampler(fs, fs_model).delay_in / fs
+        sig = resample_signal(sig, fs, fs_model)
+    return condition(sig, fs_model, filt), delay_s
+
+
 def fit_normalisation(x: np.ndarray, leads: Sequence[str]) -> dict:
     """Per-lead mean/std of conditioned training windows ``(n, samples, leads)``.
 
@@ -99,14 +119,7 @@ def record_windows(
     fs_model = float(card["fs"])
     n_win = int(card["window"]["samples"])
     pre = card.get("preprocessing", {})
-    sig = np.asarray(signal, dtype=np.float64)
-    delay_s = 0.0
-    if abs(fs - fs_model) > 1e-9:
-        from edge_runtime.dsp import StreamingResampler
-
-        delay_s = StreamingResampler(fs, fs_model).delay_in / fs
-        sig = resample_signal(sig, fs, fs_model)
-    sig = condition(sig, fs_model, pre.get("filter"))
+    sig, delay_s = model_rate_signal(signal, fs, fs_model, pre.get("filter"))
     hop = n_win if hop_s is None else max(1, int(round(hop_s * fs_model)))
     starts = window_starts(sig.shape[0], n_win, hop)
     if starts.size == 0:

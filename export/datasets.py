@@ -129,8 +129,12 @@ def _window_data(card: dict[str, Any], data_dir, seed: int) -> ExportData:
     missing = [lead for lead in leads if lead not in ptbxl.LEADS]
     if missing:
         raise EcgEdgeError(f"card leads {missing} are not PTB-XL leads")
-    cond = load_conditioned(data_dir)
-    td = build_task(cond, task, "12")
+    from train.window.cards import label_task
+
+    # the card's own label definition and waveform source (hyp_all, device path ...)
+    cond = load_conditioned(data_dir, source=card.get("training", {}).get("source",
+                                                                          "records100"))
+    td = build_task(cond, label_task(card), "12")
     li = [list(td.leads).index(lead) for lead in leads]
     norm = _norm_entry(card, "normalisation")
     train_ids = _train_ids(card)

@@ -164,7 +164,10 @@ def test_shipped_cards_carry_the_per_isa_table() -> None:
         assert isa == json.loads(json.dumps(table_from_results(doc, task, "onnx")))
         assert set(isa["targets"]) == set(ISA_CLASSES) and isa["all_passed"] is True
         assert isa["subset_decisions_identical_across_classes"] is True
-        tcard = read_card(REPO / "models" / f"{task}.int8.tflite")
+        tpath = REPO / "models" / f"{task}.int8.tflite"
+        if not tpath.is_file():  # hyp/findings6 ship ONNX only since issue 18 (no converter)
+            continue
+        tcard = read_card(tpath)
         assert tcard["parity_per_isa"] == json.loads(json.dumps(
             table_from_results(doc, task, "tflite")))
         assert tcard["parity_per_isa"]["all_passed"] is True  # TFLite too, all four classes

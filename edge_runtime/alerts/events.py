@@ -56,6 +56,11 @@ class WindowEvent:
     probs: dict[str, float]
     card_id: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)
+    #: classes the card has a rule decide (``rules.decision_sources``): class -> decision,
+    #: used instead of ``probs >= thresholds`` (:mod:`edge_runtime.rhythm_rules`)
+    decided: dict[str, bool] = field(default_factory=dict)
+    #: the rule's evidence (rate, RR irregularity, beats) when ``decided`` is not empty
+    evidence: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

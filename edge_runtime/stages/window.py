@@ -15,6 +15,7 @@ from edge_runtime.alerts import WindowEvent
 from edge_runtime.cards import card_id
 from edge_runtime.dsp import RingBuffer, SosFilter, StreamingResampler, ecg_filter_sos
 from edge_runtime.events import needed_inputs
+from edge_runtime.rhythm_rules import card_rule_classes, window_rule_decisions
 from edge_runtime.stages import clock
 from edge_runtime.windowing import normalise, to_model_layout
 
@@ -61,6 +62,8 @@ class WindowStage:
         self.thresholds = {c: float(v) for c, v in th.items()
                            if c in self.classes and isinstance(v, int | float)}
         self.id = card_id(card, getattr(model, "path", None))
+        # classes a rate/rhythm rule decides (card "rules"): the detector runs on the window
+        self.ruled = bool(card_rule_classes(card))
         self.seconds = 0.0
         self.windows = 0
 
@@ -86,11 +89,13 @@ class WindowStage:
         p = self.model.predict(x=to_model_layout(np.stack(wins)))
         self.seconds += clock.now() - t0
         self.windows += len(ends)
-        for e, row in zip(ends, p, strict=True):
+        for e, row, win in zip(ends, p, wins, strict=True):
             start_s = max((e - self.n_win) / self.fs_model - self.delay_s, 0.0)
             end_s = e / self.fs_model - self.delay_s
+            evidence, decided = (window_rule_decisions(self.card, win.T) if self.ruled
+                                 else ({}, {}))
             ev = WindowEvent(start_s, end_s, self.card["task"],
                              {c: float(v) for c, v in zip(self.classes, row, strict=True)},
-                             self.id, self.thresholds)
+                             self.id, self.thresholds, decided, evidence)
             out.append((needed_inputs(e, self.resampler), ev))
         return out

@@ -13,6 +13,7 @@ _REGISTRY: dict[str, type] = {}
 # Modules that define architectures; each registers its classes on import.
 _MODEL_MODULES: list[str] = [
     "train.models.window_cnn",
+    "train.models.window_ensemble",
     "train.models.beat_cnn",
 ]
 

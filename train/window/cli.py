@@ -11,14 +11,19 @@ from edge_runtime.errors import EcgEdgeError
 
 def main(argv: list[str]) -> int:
     """Train one PTB-XL window model (or run study parts); see docs/window_models.md."""
-    from train.window.data import LEAD_SETS, TASKS
+    from train.window.data import LEAD_SETS, SOURCES, TASKS
     from train.window.options import ARCHS, BALANCING, FINETUNE, PARTS
 
     p = make_parser("ecgedge train window", "Train 12-lead PTB-XL window models.")
     p.add_argument("--study", help=f"comma list of study parts or 'all' ({', '.join(PARTS)})")
     p.add_argument("--seeds", default="0,1,2", help="seeds for study parts (default 0,1,2)")
     p.add_argument("--task", choices=TASKS, default="hyp",
-                   help="hyp: HYP vs NORM; findings6: the six findings (default hyp)")
+                   help="hyp: HYP vs NORM; hyp_all: HYP vs every other record; findings6: the "
+                   "six findings; multi: HYP + six findings + superclass heads (default hyp)")
+    p.add_argument("--source", choices=SOURCES, default="records100",
+                   help="training waveforms: records100 (PhysioNet 100 Hz files) or device "
+                   "(500 Hz files through the runtime's resampler + filter where they exist; "
+                   "default records100)")
     p.add_argument("--arch", choices=ARCHS, default="window_se_cnn",
                    help="model architecture (default window_se_cnn)")
     p.add_argument("--leads", choices=list(LEAD_SETS), default="12", help="lead subset")
@@ -73,14 +78,15 @@ def main(argv: list[str]) -> int:
     cfg = TrainConfig(task=args.task, arch=args.arch, lead_set=args.leads, balance=args.balance,
                       cost_fn_fp=args.cost_fn_fp, augment=not args.no_augment,
                       epochs=args.epochs, seed=args.seed, init=args.init,
-                      finetune=args.finetune, batch_size=args.batch_size, lr=args.lr)
+                      finetune=args.finetune, batch_size=args.batch_size, lr=args.lr,
+                      source=args.source)
     out = Path(args.out) if args.out else REPO_ROOT / "runs" / "window" / f"{args.task}.pt"
     from train.distributed import session
 
     with session() as ddp:  # one process, or one rank of a torchrun job
         ddp.check_batch(cfg.batch_size)
         with ddp.main_first():  # rank 0 writes the waveform cache before the others read it
-            cond = load_conditioned(args.data_dir)
+            cond = load_conditioned(args.data_dir, source=args.source)
         model, rep = run(cfg, cond)
         if not ddp.is_main:
             return 0

@@ -47,8 +47,11 @@ def evaluate_checkpoint(ckpt_path: Path, split: str = "test", data_dir=None,
 
     ck = load_checkpoint(ckpt_path, validate=False)  # super5 is a training-only task
     card, model = ck.card, ck.model
-    cond = load_conditioned(data_dir)
-    td = build_task(cond, card["task"], "12")
+    from train.window.cards import label_task
+
+    cond = load_conditioned(data_dir, source=card.get("training", {}).get("source",
+                                                                          "records100"))
+    td = build_task(cond, label_task(card), "12")
     li = [td.leads.index(lead) for lead in card["leads"]]
     idx = td.split[split]
     x_mv = td.x[idx][:, li, :]

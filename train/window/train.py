@@ -32,6 +32,7 @@ from train.models.complexity import count_params
 from train.models.window_cnn import count_macs
 from train.window import metrics as M
 from train.window.augment import augment_batch
+from train.window.cards import TASK_DEFINITION, runtime_task, training_data_text
 from train.window.data import Conditioned, TaskData, build_task
 
 
@@ -41,6 +42,7 @@ class TrainConfig:
 
     task: str = "hyp"
     arch: str = "window_se_cnn"
+    source: str = "records100"  # training waveforms: records100 or device (train.window.data)
     arch_kwargs: dict = field(default_factory=dict)
     lead_set: str = "12"
     balance: str = "none"
@@ -161,6 +163,7 @@ def run(cfg: TrainConfig, cond: Conditioned, quiet: bool = False) -> tuple[nn.Mo
     rng = np.random.default_rng(cfg.seed)  # the epoch order: the same on every rank
     gen = torch.Generator().manual_seed(ddp.rank_seed(cfg.seed))
     torch.set_num_threads(1)
+    assert cond.source == cfg.source, (cond.source, cfg.source)
     data: TaskData = build_task(cond, cfg.task, cfg.lead_set)
     tr, va, te = (data.split[k] for k in ("train", "val", "test"))
     # normalisation from the training folds only, in the device's (samples, leads) layout
@@ -285,7 +288,9 @@ def model_card(cfg: TrainConfig, report: dict, command: str) -> dict:
     st = report["_state"]
     return {
         "schema": "ecgedge.model_card/1",
-        "task": cfg.task,
+        "task": runtime_task(cfg.task),
+        "label_task": cfg.task,
+        "task_definition": TASK_DEFINITION.get(cfg.task, {}),
         "arch": cfg.arch,
         "classes": report["classes"],
         "output": "sigmoid",
@@ -300,7 +305,8 @@ def model_card(cfg: TrainConfig, report: dict, command: str) -> dict:
         "features": [],
         "operating_points": report["operating_points"],
         "training": {
-            "data": "PTB-XL v1.0.3 records100 (ecg_id 1-1999 subset)",
+            "data": training_data_text(report["data"].get("source", "records100")),
+            "source": report["data"].get("source", "records100"),
             "split": "strat_fold 1-8 train, 9 validation, 10 test (patient-disjoint)",
             "ids_hash": report["data"]["ids_hash"]["train"],
             "train_ids": st["train_ids"],

@@ -12,9 +12,10 @@ from edge_runtime.alerts.rules.base import Rule, RuleContext
 
 class Finding(Rule):
     """One alert kind per class (``finding:<class>``). The threshold is the model card's
-    (operating point) when it has one, else ``default_threshold``; ``windows_on`` consecutive
-    windows at or above it -> onset (starting at the first of them), ``windows_off`` below it
-    -> end.
+    (operating point) when it has one, else ``default_threshold``; a class the card has a
+    rate/rhythm rule decide (``WindowEvent.decided``) takes the rule's decision instead;
+    ``windows_on`` consecutive windows at or above it -> onset (starting at the first of
+    them), ``windows_off`` below it -> end.
     """
 
     name = "finding"
@@ -36,7 +37,8 @@ class Finding(Rule):
         for cls, p in window.probs.items():
             thr = float(window.thresholds.get(cls, self.default_threshold))
             kind = f"finding:{cls}"
-            if p >= thr:
+            ruled = cls in window.decided  # the card has a rate/rhythm rule decide this class
+            if window.decided[cls] if ruled else p >= thr:
                 if self._on.get(cls, 0) == 0:
                     self._first[cls] = window.start_s
                 self._on[cls] = self._on.get(cls, 0) + 1
@@ -44,6 +46,8 @@ class Finding(Rule):
                 if self._on[cls] >= self.windows_on and kind not in ctx.active:
                     ev = {"class": cls, "prob": p, "threshold": thr, "task": window.task,
                           "model": window.card_id, "window": [window.start_s, window.end_s]}
+                    if ruled:
+                        ev = {**ev, "decided_by": "rule", "rule_evidence": window.evidence}
                     ctx.onset(kind, self._first[cls], ev)
                 elif kind in ctx.active:
                     a = ctx.active[kind]
