@@ -1,5 +1,5 @@
 """Per-ISA int8 parity of chosen tasks on the aarch64 classes through the export's ISA-gate
-probe (issue 18), merged into docs/results/isa_parity.json in ``bench/isa_parity.py``'s format.
+probe, merged into docs/results/isa_parity.json in ``bench/isa_parity.py``'s format.
 
 ``bench/isa_parity.py run`` inside the arm64 root needs the whole project copied into it
 (``bench/arm64.sh``); the export's gate (:mod:`export.isa_gate`) needs only onnxruntime there:
@@ -12,7 +12,7 @@ This script runs that probe on the int8 and fp32 ONNX of each task on the fixed 
 ``_pair`` and writes one entry per CPU (label ``aarch64-qemu-<cpu>-<suffix>``).
 
     sudo python bench/isa_parity_probe.py --arm64-root /var/tmp/ecgedge-arm64/root \\
-        --tasks hyp,findings6 --suffix issue18
+        --tasks hyp,findings6 --suffix window-v2
 """
 
 from __future__ import annotations

@@ -81,6 +81,21 @@ def table_from_results(doc: dict[str, Any], task: str, fmt: str,
     }
 
 
+def current_labels(section: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """``section`` with every target's ``run`` under its name in ``doc`` today.
+
+    A run label in the results file may be renamed after a card was written (the entry then
+    keeps the old name in ``renamed_from``); the card's metadata is not rewritten for that
+    alone, so comparing a card with :func:`table_from_results` maps old names to new ones."""
+    new = {r["renamed_from"]: label for label, r in (doc.get("runs") or {}).items()
+           if r.get("renamed_from")}
+    out = json.loads(json.dumps(section))
+    for t in (out.get("targets") or {}).values():
+        if t.get("run") in new:
+            t["run"] = new[t["run"]]
+    return out
+
+
 def tflite_section(native: dict[str, Any], onnx_isa: dict[str, Any],
                    bounds: dict[str, float]) -> dict[str, Any]:
     """The export's table for a TFLite int8 artifact: its own native test parity; the
