@@ -166,7 +166,7 @@ def test_shipped_cards_carry_the_per_isa_table() -> None:
         assert set(isa["targets"]) == set(ISA_CLASSES) and isa["all_passed"] is True
         assert isa["subset_decisions_identical_across_classes"] is True
         tpath = REPO / "models" / f"{task}.int8.tflite"
-        if not tpath.is_file():  # hyp/findings6 ship ONNX only since issue 18 (no converter)
+        if not tpath.is_file():  # hyp/findings6 ship ONNX only since their re-export (no converter)
             continue
         tcard = read_card(tpath)
         assert tcard["parity_per_isa"] == json.loads(json.dumps(
