@@ -14,6 +14,7 @@ _REGISTRY: dict[str, type] = {}
 _MODEL_MODULES: list[str] = [
     "train.models.window_cnn",
     "train.models.beat_cnn",
+    "train.models.beat_ensemble",
 ]
 
 
