@@ -22,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from edge_runtime.beats import BeatConfig
 from edge_runtime.datadir import DATA_DIR_HELP
 
@@ -95,7 +93,9 @@ def main(argv: list[str]) -> int:
             res["final"] = rep.final_section(results, beats, cv, chosen, cmd, a.data_dir, log)
             _save(res)
         if "ship" in stages:
-            rep.ship(results[chosen["shipped"]], cv, res, cmd, a.data_dir, log)
+            from train.beats.crossdb_ship import ship
+
+            ship(results[chosen["shipped"]], cv, res, cmd, a.data_dir, log)
     log(f"done in {time.time() - t0:.0f} s")
     return 0
 
