@@ -122,7 +122,7 @@ def _beat_data(card: dict[str, Any], data_dir, seed: int) -> ExportData:
     else:
         rest = np.flatnonzero(in_train & ~calib_mask)
         val_mask = np.zeros(len(bs), dtype=bool)
-        val_mask[_sample(rest, bs.y, 8 * CALIB_SIZE["beat"], seed + 1)] = True
+        val_mask[_sample(rest, bs.y, 2 * CALIB_SIZE["beat"], seed + 1)] = True
         val_note = ("val = training-record beats outside the calibration sample (CV-trained "
                     "model, no held-out patient; only ranks int8 candidates)")
     dbs = "MIT-BIH DS1 + SVDB" if uses_svdb else "MIT-BIH"

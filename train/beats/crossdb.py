@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
         _save(res)
     if "final" in stages or "ship" in stages:
         chosen = res["cv"]["chosen"]
-        need = {chosen["shipped"], chosen["low_latency"], "ds1_only"}
+        need = {chosen["shipped"], chosen["low_latency"], "ds1_only", "base"} - {None}
         for n in need:
             if n not in results:
                 results[n] = run_variant(VARIANTS[n], cv, folds, a.epochs, a.seed, log=log)

@@ -81,7 +81,7 @@ def cv_section(results: dict[str, CVResult], cv: BeatSet, folds, epochs: int, cm
     causal = {n: v for n, v in both.items()
               if not any("post" in f for f in v["variant"]["features"])}
     chosen = {
-        "shipped": max(both, key=lambda n: both[n]["score"]),
+        "shipped": max(both, key=lambda n: both[n]["score"]) if both else None,
         "low_latency": max(causal, key=lambda n: causal[n]["score"]) if causal else None,
         "rule": "highest CV score (F1_VEB + F1_SVEB)/2 on pooled out-of-fold DS1+SVDB "
                 "predictions with cross-fitted S/V offsets, among variants trained on "
@@ -151,10 +151,16 @@ def final_section(results: dict[str, CVResult], beats: BeatSet, cv: BeatSet, cho
     det2 = detected_beats(DS2, CONFIG, data_dir, progress=False)
     ds2 = beats.records(DS2)
     out: dict = {"command": cmd, "variants": {}}
-    for role in ("shipped", "low_latency", "ds1_only"):
-        name = chosen.get(role) if role != "ds1_only" else "ds1_only"
+    roles = {"shipped": chosen.get("shipped"), "low_latency": chosen.get("low_latency"),
+             "with_post_rr": "base", "ds1_only": "ds1_only"}
+    done: dict[str, str] = {}
+    for role, name in roles.items():
         if name is None or name not in results:
             continue
+        if name in done:  # the same variant in two roles: evaluated once
+            out["variants"][role] = {**out["variants"][done[name]], "same_as": done[name]}
+            continue
+        done[name] = role
         r = results[name]
         off = offsets_of(r, cv)
         model = ensemble(r, off)
