@@ -44,7 +44,9 @@ def main(argv: list[str]) -> int:
     from edge_runtime.cli import make_parser
 
     p = make_parser("ecgedge train beats-crossdb", __doc__.split("\n")[0])
-    p.add_argument("--stage", default="cv", help="comma list of: cv, final, ship")
+    p.add_argument("--stage", default="cv",
+                   help="comma list of: cv, final, ship, int8 (score the exported "
+                        "models/beat.int8.onnx on DS2 through the runtime feed)")
     p.add_argument("--variants", default=None,
                    help="comma list of variants for the cv stage (default: all)")
     p.add_argument("--epochs", type=int, default=6, help="epochs per fold model (default 6)")
@@ -58,7 +60,7 @@ def main(argv: list[str]) -> int:
     stages = a.stage.split(",")
     from edge_runtime.errors import EcgEdgeError
 
-    bad = [s for s in stages if s not in ("cv", "final", "ship")]
+    bad = [s for s in stages if s not in ("cv", "final", "ship", "int8")]
     if bad:
         raise EcgEdgeError(f"unknown stage(s) {', '.join(bad)}")
     from train.beats import crossdb_report as rep
@@ -96,8 +98,30 @@ def main(argv: list[str]) -> int:
             from train.beats.crossdb_ship import ship
 
             ship(results[chosen["shipped"]], cv, res, cmd, a.data_dir, log)
+    if "int8" in stages:
+        res["int8"] = _int8_rows(beats, a.data_dir, cmd)
+        _save(res)
     log(f"done in {time.time() - t0:.0f} s")
     return 0
+
+
+def _int8_rows(beats, data_dir, cmd: str) -> dict:
+    """The shipped int8 artifact on DS2 (a) and (b), through the runtime's loader and feed."""
+    from edge_runtime.ec57 import headline
+    from edge_runtime.inference import load_model
+    from train.beats.artifact_eval import artifact_a, artifact_b
+    from train.beats.crossdb_report import error_table
+    from train.beats.evaluate import detected_beats
+    from train.data.mitdb import DS2
+
+    path = REPO / "models" / "beat.int8.onnx"
+    model = load_model(path)
+    a = artifact_a(model, beats.records(DS2))
+    b = artifact_b(model, detected_beats(DS2, CONFIG, data_dir, progress=False))
+    return {"shipped int8 ONNX | DS2 | (a) reference": headline(a["gross"]),
+            "shipped int8 ONNX | DS2 | (b) detector": headline(b["gross"]),
+            "errors_b": error_table(b), "artifact": str(path.relative_to(REPO)),
+            "command": cmd}
 
 
 def _save(res: dict) -> None:

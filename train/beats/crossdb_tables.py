@@ -55,7 +55,8 @@ def final(res: dict) -> list[str]:
                 out.append(_row(f"{role} ({row['variant']}) | SVDB all 38 (never trained on) "
                                 f"| {cond}", row[key]))
     for label, h in (res.get("int8") or {}).items():
-        out.append(_row(label, h))
+        if label.startswith("shipped int8"):
+            out.append(_row(label, h))
     return out
 
 
