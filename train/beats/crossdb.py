@@ -22,13 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-from edge_runtime.beats import BeatConfig
 from edge_runtime.datadir import DATA_DIR_HELP
+from train.beats.crossdb_cv import CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "docs" / "results" / "beats_crossdb.json"
-#: The beat front end of the study: the shipped config (template channel of 32 beats).
-CONFIG = BeatConfig(template_beats=32)
 
 
 def load_all(data_dir=None):

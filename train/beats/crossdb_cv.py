@@ -23,15 +23,17 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from edge_runtime.beats import RR_FEATURES
+from edge_runtime.beats import RR_FEATURES, BeatConfig
 from train.beats.dataset import CACHE_DIR, BeatSet
 from train.beats.train import TrainConfig, predict, train_beat_model
 from train.data.mitdb import DS1
 
-__all__ = ["Variant", "VARIANTS", "LOW_LATENCY_FEATURES", "CVResult", "run_variant",
+__all__ = ["CONFIG", "Variant", "VARIANTS", "LOW_LATENCY_FEATURES", "CVResult", "run_variant",
            "variant_inputs"]
 
 RUN_DIR = CACHE_DIR / "crossdb"
+#: The beat front end of the study: the shipped config (template channel of 32 beats).
+CONFIG = BeatConfig(template_beats=32)
 #: The causal subset: every RR feature but the post-RR pair (no wait for the next beat).
 LOW_LATENCY_FEATURES: tuple[str, ...] = tuple(f for f in RR_FEATURES if "post" not in f)
 

@@ -144,7 +144,7 @@ def error_table(report: dict) -> dict:
 def final_section(results: dict[str, CVResult], beats: BeatSet, cv: BeatSet, chosen: dict,
                   cmd: str, data_dir, log) -> dict:
     """DS2 (a)/(b) of the chosen variants and the cross-database rows (reads DS2 once)."""
-    from train.beats.crossdb import CONFIG
+    from train.beats.crossdb_cv import CONFIG
     from train.beats.evaluate import detected_beats, evaluate_a, evaluate_b, latency_summary
     from train.data.mitdb import DS2
 

@@ -41,7 +41,7 @@ def _metrics(res: dict, role: str) -> dict:
 def ship(r: CVResult, cv: BeatSet, res: dict, cmd: str, data_dir, log,
          out: Path = CHECKPOINT) -> dict:
     """Write the ensemble checkpoint + card; returns the card."""
-    from train.beats.crossdb import CONFIG
+    from train.beats.crossdb_cv import CONFIG
 
     off = offsets_of(r, cv)
     model = ensemble(r, off)
