@@ -183,7 +183,8 @@ def test_vt_ends_after_the_run_despite_later_isolated_v_beats():
 
 def test_vt_run_with_fusion_beats_and_slowing_rhythm():
     """F beats continue a ventricular run (fusion is a sign of VT) but never start one or
-    count towards min_run; once VT is alarmed, runs of >= min_run V beats keep it at any rate."""
+    count towards min_run, and such a run needs min_run + 1 V beats; once VT is alarmed,
+    runs of >= min_run V beats keep it at any rate."""
     eng = AlertEngine()
     a, la = regular(0, 10, 0.8)
     vf = [10.0 + 0.55 * i for i in range(9)]  # V F V F V F V F V at 109 bpm
@@ -191,13 +192,16 @@ def test_vt_run_with_fusion_beats_and_slowing_rhythm():
     ups = run(eng, beats_at(a + vf, la + lab))
     vt = [u for u in ups if u.alert.type == "vt"]
     assert vt and vt[0].action == "onset" and vt[0].alert.start_s == pytest.approx(10.0)
-    assert vt[0].alert.evidence["run_length"] == 5  # V F V F V: the third V
+    assert vt[0].alert.evidence["run_length"] == 7  # V F V F V F V: the fourth V
     # F beats alone, or F starting a sequence, never make VT
     eng = AlertEngine()
     lab = ["F" if i % 2 == 0 else "N" for i in range(9)]
     assert not [u for u in run(eng, beats_at(a + vf, la + lab)) if u.alert.type == "vt"]
     eng = AlertEngine()
     lab = ["F", "F", "V", "V", "N", "F", "V", "N", "N"]  # at most 2 V in a run
+    assert not [u for u in run(eng, beats_at(a + vf, la + lab)) if u.alert.type == "vt"]
+    eng = AlertEngine()
+    lab = ["V", "V", "F", "V", "N", "N", "N", "N", "N"]  # couplet + fusion + V: 3 V with an F
     assert not [u for u in run(eng, beats_at(a + vf, la + lab)) if u.alert.type == "vt"]
     # VT at 150 bpm, then the ventricular rhythm slows to 86 bpm: the alarm stays on until
     # clear_s after that slow run ends
