@@ -9,10 +9,11 @@ hand: each sits between two markers in a markdown page,
 
 and ``python docs/tables.py`` renders NAME from the JSON files it names. This package holds
 the engine (here) and the renderers, one module per area: ``overview`` (the README),
-``models`` (detector, beats, export, CPU classes), ``allcomers`` (the shipped window models
-and their study), ``runtime`` (pipeline, protocol, web, alarms). Every block ends with a source
-line: the command that wrote the JSON, the machine it ran on (CPU model and SIMD flags as the
-JSON records them, or "not recorded") and the JSON path.
+``models`` (detector, the beat study, export, CPU classes), ``beats`` (the shipped beat
+model and its cross-database study), ``allcomers`` (the shipped window models and their
+study), ``runtime`` (pipeline, protocol, web, alarms). Every block ends with a source line:
+the command that wrote the JSON, the machine it ran on (CPU model and SIMD flags as the JSON
+records them, or "not recorded") and the JSON path.
 
     python docs/tables.py --check   # exit 1 and a diff when a block differs from its JSON
     python docs/tables.py --write   # rewrite every block in place
@@ -157,7 +158,10 @@ def _command(name: str, d: dict) -> str:
         return f"`{cmd.strip()}`"
     if name in KNOWN_COMMANDS:
         return f"`{KNOWN_COMMANDS[name]}` (command not recorded in the JSON)"
-    return "command not recorded"
+    # a study whose stages each record their own command (beats_crossdb.json: cv, final, int8)
+    stages = [f"`{v['command'].strip()}` ({k})" for k, v in d.items()
+              if isinstance(v, dict) and isinstance(v.get("command"), str)]
+    return ", ".join(stages) or "command not recorded"
 
 
 def source(files: tuple[str, ...], data: list[dict]) -> str:
@@ -380,4 +384,4 @@ def _run(a: argparse.Namespace) -> int:
 
 
 # the renderers register themselves with @table on import
-from doctables import allcomers, models, overview, runtime  # noqa: E402, F401
+from doctables import allcomers, beats, models, overview, runtime  # noqa: E402, F401

@@ -169,8 +169,8 @@ def _isa_cell(t: dict) -> str:
     w = t.get("onnx_without_exact_int8")
     if w and "no VNNI" in t.get("_isa", ""):
         out += f" (no option: {pct(w['agreement'])} % / {signed(100 * w['metric_drop'])})"
-    if t.get("tflite"):
-        tf = t["tflite"]
+    tf = t.get("tflite")
+    if tf and "agreement" in tf:  # a run without the TFLite file records {"skipped": why}
         out += f"; TFLite {pct(tf['agreement'])} % / {signed(100 * tf['metric_drop'])}"
     return out
 
