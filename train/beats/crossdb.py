@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 from edge_runtime.datadir import DATA_DIR_HELP
-from train.beats.crossdb_cv import CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "docs" / "results" / "beats_crossdb.json"
@@ -31,6 +30,7 @@ RESULT = REPO / "docs" / "results" / "beats_crossdb.json"
 
 def load_all(data_dir=None):
     """Reference-position beats of DS1 + DS2 + SVDB (one cache)."""
+    from train.beats.crossdb_cv import CONFIG
     from train.beats.dataset import load_beats
     from train.data.mitdb import DS1, DS2
     from train.data.svdb import SVDB
@@ -108,6 +108,7 @@ def _int8_rows(beats, data_dir, cmd: str) -> dict:
     from edge_runtime.ec57 import headline
     from edge_runtime.inference import load_model
     from train.beats.artifact_eval import artifact_a, artifact_b
+    from train.beats.crossdb_cv import CONFIG
     from train.beats.crossdb_report import error_table
     from train.beats.evaluate import detected_beats
     from train.data.mitdb import DS2
