@@ -138,7 +138,18 @@ def tflite_main(argv: list[str]) -> int:
                    "give the ids the int8 ONNX card records)")
     p.add_argument("--report-dir", default=str(DEFAULT_RESULTS),
                    help="where export_<task>_tflite.json reports go (default: docs/results)")
+    p.add_argument("--isa-dropped", action="append", default=[], metavar="RECIPE=REASON",
+                   help="an int8 recipe whose TFLite test parity failed on an ISA class "
+                   "(bench/isa_parity.py run --tflite): not offered, the next one in "
+                   "validation order is kept (the ISA gate's rule); the reason goes to the "
+                   "card; repeatable")
     args = p.parse_args(argv)
+    from export.tflite import TFLITE_RECIPES
+
+    dropped = dict(d.split("=", 1) for d in args.isa_dropped if "=" in d)
+    if len(dropped) != len(args.isa_dropped) or set(dropped) - set(TFLITE_RECIPES):
+        raise EcgEdgeError(f"--isa-dropped takes RECIPE=REASON, RECIPE one of "
+                           f"{', '.join(TFLITE_RECIPES)}")
     if not _tflite_available():
         raise EcgEdgeError("ecgedge export tflite needs litert-torch: "
                            "pip install 'ecgedge[tflite-export]'")
@@ -155,7 +166,7 @@ def tflite_main(argv: list[str]) -> int:
         print(f"[{task}] {ck.path}: arch {ck.arch}; loading {task} data", flush=True)
         data = load_export_data(ck.card, args.data_dir, seed=args.seed)
         report = rebuild_tflite(ck, args.out, data, command=command,
-                                log=lambda m: print(m, flush=True))
+                                log=lambda m: print(m, flush=True), isa_dropped=dropped)
         Path(args.report_dir).mkdir(parents=True, exist_ok=True)
         rpath = Path(args.report_dir) / f"export_{task}_tflite.json"
         rpath.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

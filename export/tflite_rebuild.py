@@ -15,6 +15,7 @@ TFLite int8 is calibrated on it and its card says so.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from datetime import UTC, datetime
@@ -58,13 +59,23 @@ def _shipped_cards(ck: Checkpoint, out_dir: Path, data: ExportData, ref_test,
     return card32, card8
 
 
+def _add_dropped(path: Path, dropped: dict[str, str]) -> None:
+    """Say in the int8 card which recipes the per-ISA parity dropped, and why."""
+    cp = card_path_for_tflite(path)
+    card = json.loads(cp.read_text(encoding="utf-8"))
+    card["quantization"]["dropped_by_isa_gate"] = dict(dropped)
+    cp.write_text(json.dumps(card, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def rebuild_tflite(ck: Checkpoint, out_dir: str | Path, data: ExportData, command: str = "",
-                   log=print, bounds: dict[str, dict[str, float]] | None = None
-                   ) -> dict[str, Any]:
+                   log=print, bounds: dict[str, dict[str, float]] | None = None,
+                   isa_dropped: dict[str, str] | None = None) -> dict[str, Any]:
     """Write ``<task>.{fp32,int8}.tflite`` and cards into ``out_dir``; the ONNX files there
     are only read. Returns a report (artifacts, test parity); raises EcgEdgeError and
-    writes nothing if a parity bound fails."""
-    from export.tflite import export_tflite
+    writes nothing if a parity bound fails. ``isa_dropped``: recipe -> why it was dropped
+    (its TFLite parity failed on an ISA class); the others are offered in
+    :data:`export.tflite.TFLITE_RECIPES` order and the reasons go to the int8 card."""
+    from export.tflite import TFLITE_RECIPES, export_tflite
 
     out_dir = Path(out_dir)
     bounds = {**BOUNDS, **(bounds or {})}
@@ -80,14 +91,19 @@ def rebuild_tflite(ck: Checkpoint, out_dir: str | Path, data: ExportData, comman
     report: dict[str, Any] = {"task": task, "checkpoint": str(ck.path), "command": command,
                               "created": conv["tflite_exported"], **provenance(),
                               "data": data.source, "onnx_untouched": True,
+                              "isa_dropped": dict(isa_dropped or {}),
                               "artifacts": {}, "parity_test": {}, "failures": []}
     with tempfile.TemporaryDirectory(prefix="ecgedge_tflite_") as tmp_s:
         tmp = Path(tmp_s)
-        staged = export_tflite(ck, tmp, data, ref_val, ref_test, card32, card8, log, bounds)
+        recipes = tuple(r for r in TFLITE_RECIPES if r not in (isa_dropped or {}))
+        staged = export_tflite(ck, tmp, data, ref_val, ref_test, card32, card8, log, bounds,
+                               recipes)
         for prec, path, res in staged:
             if prec == "int8":
                 write_tflite_section(path, tflite_section(
                     res.to_dict(), card8.get("parity_per_isa") or {}, bounds["int8"]))
+                if isa_dropped:
+                    _add_dropped(path, isa_dropped)
             report["parity_test"][f"{prec}_tflite"] = res.to_dict()
             report["failures"] += [f"{prec}_tflite: {f}" for f in res.failures()]
         report["quantization_int8_tflite"] = read_card(tmp / f"{task}.int8.tflite")[
