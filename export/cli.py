@@ -242,6 +242,11 @@ def format_card(card: dict, path: str | Path = "") -> str:
                  f"(export {exp.get('git_commit', '-')}{dirty(exp)})")
     if exp.get("command"):
         lines.append(f"  command     {exp['command']}")
+    if exp.get("tflite_command"):  # TFLite added later to a shipped ONNX export
+        lines.append(f"  tflite      {exp['tflite_command']} ({exp.get('converter', '?')}, "
+                     f"{exp.get('tflite_exported', '?')}, commit "
+                     f"{str(exp.get('tflite_git_commit', '?'))[:12]}"
+                     f"{dirty({'git_dirty': exp.get('tflite_git_dirty')})})")
     return "\n".join(lines)
 
 
