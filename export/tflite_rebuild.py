@@ -15,6 +15,7 @@ TFLite int8 is calibrated on it and its card says so.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -41,6 +42,7 @@ def _shipped_cards(ck: Checkpoint, out_dir: Path, data: ExportData, ref_test,
             raise EcgEdgeError(f"{p} not found: the TFLite-only path converts next to shipped "
                                "ONNX artifacts (run `ecgedge export build` first)")
     card32, card8 = read_card(f32), read_card(i8)
+
     def training(card: dict[str, Any]) -> dict[str, Any]:  # the ONNX card rounds the curves
         return {k: v for k, v in (card.get("training") or {}).items() if k != "curves"}
 
@@ -57,6 +59,12 @@ def _shipped_cards(ck: Checkpoint, out_dir: Path, data: ExportData, ref_test,
         raise EcgEdgeError(f"{f32.name} does not match {ck.path.name} on test "
                            f"({'; '.join(p.failures())}): not made from this checkpoint")
     return card32, card8
+
+
+def _onnx_digests(out_dir: Path, task: str) -> dict[str, str]:
+    """SHA-256 of the shipped ONNX pair, recorded in the report: the proof it was not touched."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out_dir.glob(f"{task}.*.onnx"))}
 
 
 def _add_dropped(path: Path, dropped: dict[str, str]) -> None:
@@ -90,7 +98,7 @@ def rebuild_tflite(ck: Checkpoint, out_dir: str | Path, data: ExportData, comman
     card8 = {**card8, "export": {**card8["export"], **conv}}
     report: dict[str, Any] = {"task": task, "checkpoint": str(ck.path), "command": command,
                               "created": conv["tflite_exported"], **provenance(),
-                              "data": data.source, "onnx_untouched": True,
+                              "data": data.source, "onnx_sha256": _onnx_digests(out_dir, task),
                               "isa_dropped": dict(isa_dropped or {}),
                               "artifacts": {}, "parity_test": {}, "failures": []}
     with tempfile.TemporaryDirectory(prefix="ecgedge_tflite_") as tmp_s:
@@ -117,4 +125,6 @@ def rebuild_tflite(ck: Checkpoint, out_dir: str | Path, data: ExportData, comman
             shutil.copyfile(path, dst)
             shutil.copyfile(card_path_for_tflite(path), card_path_for_tflite(dst))
             report["artifacts"][f"{prec}.tflite"] = str(dst)
+    if _onnx_digests(out_dir, task) != report["onnx_sha256"]:  # by construction; checked
+        raise EcgEdgeError(f"{task}: the ONNX artifacts changed during the TFLite rebuild")
     return report

@@ -462,7 +462,7 @@ def test_tflite_only_leaves_onnx_bytes_alone(exported, beat_ckpt, tmp_path) -> N
     rep = rebuild_tflite(load_checkpoint(beat_ckpt), tmp_path, small, command="pytest",
                          log=lambda m: None, bounds=relaxed,
                          isa_dropped={"static_wi8_ai8": "test"})
-    assert {p.name: _sha(p) for p in tmp_path.glob("*.onnx")} == before
+    assert {p.name: _sha(p) for p in tmp_path.glob("*.onnx")} == before == rep["onnx_sha256"]
     assert set(rep["artifacts"]) == {"fp32.tflite", "int8.tflite"}
     assert rep["parity_test"]["fp32_tflite"]["max_abs_diff_logits"] < 1e-4
     onnx_card = load_model(tmp_path / "beat.int8.onnx").card
