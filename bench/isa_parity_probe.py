@@ -1,5 +1,5 @@
 """Per-ISA int8 parity of chosen tasks on the aarch64 classes through the export's ISA-gate
-probe (issue 18), merged into docs/results/isa_parity.json in ``bench/isa_parity.py``'s format.
+probe, merged into docs/results/isa_parity.json in ``bench/isa_parity.py``'s format.
 
 ``bench/isa_parity.py run`` inside the arm64 root needs the whole project copied into it
 (``bench/arm64.sh``); the export's gate (:mod:`export.isa_gate`) needs only onnxruntime there:
@@ -12,7 +12,7 @@ This script runs that probe on the int8 and fp32 ONNX of each task on the fixed 
 ``_pair`` and writes one entry per CPU (label ``aarch64-qemu-<cpu>-<suffix>``).
 
     sudo python bench/isa_parity_probe.py --arm64-root /var/tmp/ecgedge-arm64/root \\
-        --tasks hyp,findings6 --suffix issue18
+        --tasks hyp,findings6 --suffix window-v2
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ def _with_current_runtime(root: Path):
 
     src = root / "tmp" / "ecgedge_probe_src"
     shutil.rmtree(src, ignore_errors=True)
-    shutil.copytree(REPO / "edge_runtime", src / "edge_runtime",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "edge_runtime", src / "edge_runtime", ignore=shutil.ignore_patterns("__pycache__")
+    )
     plain_run = isa_gate._run
 
     def run(argv: list[str], env: dict[str, str], what: str) -> None:
@@ -57,7 +58,9 @@ def _with_current_runtime(root: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="ecgedge bench isa_parity_probe", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--arm64-root", required=True, help="root built by bench/arm64.sh")
     ap.add_argument("--tasks", default="hyp,findings6", help="tasks, comma-separated")
     ap.add_argument("--suffix", default="probe", help="label suffix of the entries")
@@ -69,12 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     for t in targets(args.arm64_root):
         if t.kind != "arm64-root":
             continue
-        entry: dict = {"emulation": t.how, "data": "fixed stratified subset of the test split "
-                       "(see bench/isa_parity.py)", "session_config": None,
-                       "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                       "command": "python " + shlex.join(["bench/isa_parity_probe.py",
-                                                          *(argv or sys.argv[1:])]),
-                       "tasks": {}}
+        entry: dict = {
+            "emulation": t.how,
+            "data": "fixed stratified subset of the test split (see bench/isa_parity.py)",
+            "session_config": None,
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": "python "
+            + shlex.join(["bench/isa_parity_probe.py", *(argv or sys.argv[1:])]),
+            "tasks": {},
+        }
         for task in args.tasks.split(","):
             inputs, y = bench.load_split(args.data, task, True)
             i8, info = run_probe(t, bench.MODELS / f"{task}.int8.onnx", inputs)
@@ -85,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             entry["cpu"] = info.get("cpu", {})
             entry["session_config"] = info.get("session_config")
             entry["onnxruntime"] = info.get("onnxruntime")
-            print(f"[{t.isa_class}] {task} n={len(y)} agreement {r['agreement']:.4f} drop "
-                  f"{r['metric_drop'] * 100:+.2f} pt passed={r['passed']}", flush=True)
+            print(
+                f"[{t.isa_class}] {task} n={len(y)} agreement {r['agreement']:.4f} drop "
+                f"{r['metric_drop'] * 100:+.2f} pt passed={r['passed']}",
+                flush=True,
+            )
         entry["passed"] = all(v["onnx"]["passed"] for v in entry["tasks"].values())
         doc["runs"][f"aarch64-qemu-{t.qemu_cpu}-{args.suffix}"] = entry
     args.out.write_text(json.dumps(doc, indent=2) + "\n")

@@ -78,10 +78,20 @@ def _sample(idx: np.ndarray, y: np.ndarray | None, n: int, seed: int) -> np.ndar
 
 # --------------------------------------------------------------------------- beats (MIT-BIH)
 def _beat_data(card: dict[str, Any], data_dir, seed: int) -> ExportData:
+    """MIT-BIH (and SVDB, when the card was trained on it) beats through the device feed.
+
+    Calibration: a seeded class-stratified sample of the card's training records (DS1 and,
+    for a cross-database model, the SVDB records). Validation: the card's held-out records;
+    a model trained by cross-validation on every DS1 + SVDB record has none, so validation is
+    then a second seeded sample of training-record beats disjoint from the calibration
+    sample - it only ranks the int8 candidates by their fidelity to torch, nothing is
+    claimed from it. Test: DS2.
+    """
     from edge_runtime.beat_input import BeatInputs
     from edge_runtime.beats import BeatConfig
     from train.beats.dataset import DS1_VAL, load_beats
     from train.data.mitdb import DS1, DS2
+    from train.data.svdb import SVDB
 
     train_ids = _train_ids(card)
     if train_ids & set(DS2):
@@ -89,25 +99,38 @@ def _beat_data(card: dict[str, Any], data_dir, seed: int) -> ExportData:
         raise EcgEdgeError(f"card train_ids include DS2 test records: {leak}")
     config = BeatConfig.from_card(card)
     build = BeatInputs(card)  # the device's own feed: normalisation, RR columns, names
-    bs = load_beats(DS1 + DS2, config, data_dir, leads=len(card["leads"]), progress=False)
+    uses_svdb = bool(train_ids & set(SVDB))
+    records = DS1 + DS2 + (SVDB if uses_svdb else ())
+    bs = load_beats(records, config, data_dir, leads=len(card["leads"]), progress=False)
     bs = bs.labelled()
 
     def split(mask: np.ndarray) -> Split:
         return Split(build(bs.x[mask], bs.rr[mask]), bs.y[mask],
                      sorted(set(bs.record[mask].tolist())))
 
-    train_recs = sorted(train_ids & set(DS1))
+    train_recs = sorted(train_ids & (set(DS1) | set(SVDB)))
     in_train = np.isin(bs.record, train_recs)
     calib_idx = _sample(np.flatnonzero(in_train), bs.y, CALIB_SIZE["beat"], seed)
     calib_mask = np.zeros(len(bs), dtype=bool)
     calib_mask[calib_idx] = True
-    card_val = (card.get("training") or {}).get("val_ids") or DS1_VAL
+    training = card.get("training") or {}
+    card_val = training["val_ids"] if "val_ids" in training else DS1_VAL
     val_recs = [str(r) for r in card_val if str(r) not in train_ids and str(r) not in DS2]
+    if val_recs:
+        val_mask = np.isin(bs.record, val_recs)
+        val_note = "val card hold-out records"
+    else:
+        rest = np.flatnonzero(in_train & ~calib_mask)
+        val_mask = np.zeros(len(bs), dtype=bool)
+        val_mask[_sample(rest, bs.y, 2 * CALIB_SIZE["beat"], seed + 1)] = True
+        val_note = ("val = training-record beats outside the calibration sample (CV-trained "
+                    "model, no held-out patient; only ranks int8 candidates)")
+    dbs = "MIT-BIH DS1 + SVDB" if uses_svdb else "MIT-BIH"
     return ExportData(
         calib=split(calib_mask),
-        val=split(np.isin(bs.record, val_recs)),
+        val=split(val_mask),
         test=split(np.isin(bs.record, list(DS2))),
-        source="MIT-BIH: calibration from card train_ids (DS1 part), val DS1 hold-out, test DS2",
+        source=f"{dbs}: calibration from card train_ids, {val_note}, test DS2",
         calib_ids=train_recs,
     )
 

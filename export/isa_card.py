@@ -48,11 +48,13 @@ def table_from_results(doc: dict[str, Any], task: str, fmt: str,
                        source: str = "docs/results/isa_parity.json") -> dict[str, Any]:
     """The card section for ``task``'s int8 artifact of format ``fmt`` ("onnx"/"tflite").
 
-    Per class, the run on the most data (the full test split beats a subset). The subset
-    decision digests are also compared across classes: one digest = identical decisions."""
+    Per class, the run on the most data (the full test split beats a subset), the newest on
+    equal data (a fresh run of a model supersedes an older one). The subset decision digests
+    are also compared across classes: one digest = identical decisions."""
     per: dict[str, dict[str, Any]] = {}
     subset_digests: dict[str, str] = {}
-    for label, run in (doc.get("runs") or {}).items():
+    runs = sorted((doc.get("runs") or {}).items(), key=lambda kv: kv[1].get("date") or "")
+    for label, run in runs:  # oldest first: a newer subset run's digest wins
         res = ((run.get("tasks") or {}).get(task) or {}).get(fmt)
         if not res or "agreement" not in res:
             continue
@@ -60,7 +62,7 @@ def table_from_results(doc: dict[str, Any], task: str, fmt: str,
         if "subset" in (run.get("data") or ""):
             subset_digests[cls] = res.get("int8_decisions_sha256", "")
         cur = per.get(cls)
-        if cur is None or (res.get("n") or 0) > (cur.get("n") or 0):
+        if cur is None or (res.get("n") or 0) >= (cur.get("n") or 0):
             per[cls] = _entry(label, run, res, fmt)
     targets = {c: per.get(c, {"status": "not checked",
                               "reason": f"no {fmt} run for {task} on this class in {source}"})
@@ -79,6 +81,21 @@ def table_from_results(doc: dict[str, Any], task: str, fmt: str,
                                   if t["status"] != "not checked"),
         "all_passed": all(t["status"] == "passed" for t in targets.values()),
     }
+
+
+def current_labels(section: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """``section`` with every target's ``run`` under its name in ``doc`` today.
+
+    A run label in the results file may be renamed after a card was written (the entry then
+    keeps the old name in ``renamed_from``); the card's metadata is not rewritten for that
+    alone, so comparing a card with :func:`table_from_results` maps old names to new ones."""
+    new = {r["renamed_from"]: label for label, r in (doc.get("runs") or {}).items()
+           if r.get("renamed_from")}
+    out = json.loads(json.dumps(section))
+    for t in (out.get("targets") or {}).values():
+        if t.get("run") in new:
+            t["run"] = new[t["run"]]
+    return out
 
 
 def tflite_section(native: dict[str, Any], onnx_isa: dict[str, Any],

@@ -181,6 +181,36 @@ def test_vt_ends_after_the_run_despite_later_isolated_v_beats():
     assert vt[-1].alert.end_s == pytest.approx(11.2)
 
 
+def test_vt_run_with_fusion_beats_and_slowing_rhythm():
+    """F beats continue a ventricular run (fusion is a sign of VT) but never start one or
+    count towards min_run; once VT is alarmed, runs of >= min_run V beats keep it at any rate."""
+    eng = AlertEngine()
+    a, la = regular(0, 10, 0.8)
+    vf = [10.0 + 0.55 * i for i in range(9)]  # V F V F V F V F V at 109 bpm
+    lab = ["V" if i % 2 == 0 else "F" for i in range(9)]
+    ups = run(eng, beats_at(a + vf, la + lab))
+    vt = [u for u in ups if u.alert.type == "vt"]
+    assert vt and vt[0].action == "onset" and vt[0].alert.start_s == pytest.approx(10.0)
+    assert vt[0].alert.evidence["run_length"] == 5  # V F V F V: the third V
+    # F beats alone, or F starting a sequence, never make VT
+    eng = AlertEngine()
+    lab = ["F" if i % 2 == 0 else "N" for i in range(9)]
+    assert not [u for u in run(eng, beats_at(a + vf, la + lab)) if u.alert.type == "vt"]
+    eng = AlertEngine()
+    lab = ["F", "F", "V", "V", "N", "F", "V", "N", "N"]  # at most 2 V in a run
+    assert not [u for u in run(eng, beats_at(a + vf, la + lab)) if u.alert.type == "vt"]
+    # VT at 150 bpm, then the ventricular rhythm slows to 86 bpm: the alarm stays on until
+    # clear_s after that slow run ends
+    eng = AlertEngine()
+    fast = [10.0 + 0.4 * i for i in range(5)]
+    slow = [12.0 + 0.7 * i for i in range(10)]
+    tail, lt = regular(20, 40, 0.8)
+    ups = run(eng, beats_at(a + fast + slow + tail, la + ["V"] * 15 + lt))
+    vt = [u for u in ups if u.alert.type == "vt"]
+    assert [u.action for u in vt] == ["onset", "end"]
+    assert vt[-1].alert.end_s == pytest.approx(slow[-1])
+
+
 def test_bigeminy_and_trigeminy():
     eng = AlertEngine()
     t, _ = regular(0, 20, 0.8)

@@ -68,7 +68,9 @@ def test_pipeline_annotate_and_export_feed_the_shipped_model_identically(rec100,
     peaks, p, fed_pipe, fed_annot, labels = _pipeline_and_annotate(model, rec100)
     assert len(peaks) > 60
     assert fed_pipe["x"].shape == (len(peaks), 2, 126)  # beat + template channel
-    assert fed_pipe["rr"].shape == (len(peaks), 7)
+    # the card's RR subset (issue 16: the five causal features, no post-RR)
+    assert fed_pipe["rr"].shape == (len(peaks), len(model.card["features"]))
+    assert model.card["inputs"][1]["shape"][1] == len(model.card["features"])
     _assert_same(fed_pipe, fed_annot)
     assert labels == p.beat_labels
 

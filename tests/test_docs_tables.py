@@ -147,3 +147,32 @@ def test_links_in_readme_and_docs_resolve():
             if not path.exists() and rel not in PENDING_PAGES:
                 missing.append(f"{p.relative_to(REPO)} -> {target}")
     assert not missing, missing
+
+
+def test_hardware_tables_take_runs_that_hold_only_some_models(tmp_path, monkeypatch):
+    """isa_parity.json runs may each hold some of the models (a re-exported model gets fresh
+    runs of its own): the README and portability tables show each model's newest run on the
+    most data per CPU class, and '-' where a run lacks a model."""
+    t = _tables()
+    real = json.loads((REPO / "docs/results/isa_parity.json").read_text())
+    vnni = next(r for r in real["runs"].values() if r["cpu"]["isa_class"] == "x86-64 VNNI")
+
+    def run(date: str, **agreements: float) -> dict:
+        res = {m: {"n": 10, "onnx": {"agreement": a, "metric_drop": 0.0, "passed": True,
+                                     "n": 10}} for m, a in agreements.items()}
+        return {**vnni, "emulation": None, "data": "full test split", "date": date,
+                "tasks": res, "passed": True}
+
+    doc = {"bounds": real["bounds"], "runs": {
+        "old-beat": run("2026-01-01", beat=0.95),
+        "window": run("2026-01-02", hyp=0.991, findings6=0.992),
+        "new-beat": run("2026-01-03", beat=0.993)}}
+    (tmp_path / "isa_parity.json").write_text(json.dumps(doc))
+    (tmp_path / "arm64.json").write_text((REPO / "docs/results/arm64.json").read_text())
+    monkeypatch.setattr(t, "RESULTS", tmp_path)
+    readme = t.render("readme_hardware")
+    assert "| x86-64 VNNI | native, full test splits | 99.30 % / 99.10 % / 99.20 % | pass |" \
+        in readme, readme
+    assert "95.00" not in readme  # the older beat run is superseded
+    portability = t.render("isa_parity")
+    assert "| window | " in portability and "(n=-/10/10) | - |" in portability

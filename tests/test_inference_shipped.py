@@ -71,8 +71,9 @@ def test_shipped_beat_model_on_record_100(prec: str, fmt: str) -> None:
     model = load_model(path)
     front_end = {k: model.card[k] for k in ("fs", "window", "leads", "preprocessing")}
     x, rr, truth = _record_100_beats(json.dumps(front_end, sort_keys=True))
-    inputs = {"x": x, "rr": rr}
-    p = model.predict(**{k: inputs[k] for k in model.input_names})
+    from edge_runtime.beat_input import BeatInputs
+
+    p = model.predict(**BeatInputs(model.card)(x, rr))  # the card's RR subset, as on device
     pred = np.asarray(model.card["classes"])[p.argmax(axis=1)]
     normal = truth == "N"
     # Record 100: 2239 N beats, 33 S, 1 V. A working beat model calls most N beats N.

@@ -9,6 +9,9 @@ TRAINERS: dict[str, Command] = {
     "beats": ("train.beats.cli:train_main", "MIT-BIH beat classifier (AAMI N/S/V/F/Q)", 5),
     "beats-study": ("train.beats.cli:study_main",
                     "beat study: imbalance, model comparison, headline, leaky row", 5),
+    "beats-crossdb": ("train.beats.crossdb:main",
+                      "cross-database beat study: DS1 + SVDB leave-records-out CV, DS2 once",
+                      16),
     "window": ("train.window.cli:main", "PTB-XL window models (HYP, six findings)", 6),
 }
 

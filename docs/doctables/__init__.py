@@ -9,8 +9,8 @@ hand: each sits between two markers in a markdown page,
 
 and ``python docs/tables.py`` renders NAME from the JSON files it names. This package holds
 the engine (here) and the renderers, one module per area: ``overview`` (the README),
-``models`` (detector, beats, export, CPU classes), ``runtime`` (pipeline, protocol, web,
-alarms). Every block ends with a source
+``models`` (detector, beats, export, CPU classes), ``allcomers`` (the shipped window models
+and their study), ``runtime`` (pipeline, protocol, web, alarms). Every block ends with a source
 line: the command that wrote the JSON, the machine it ran on (CPU model and SIMD flags as the
 JSON records them, or "not recorded") and the JSON path.
 
@@ -37,8 +37,8 @@ Adding a table for a new JSON file takes a few lines:
    table only: the source line is added for you. Helpers: :func:`md` (a markdown table),
    :func:`pct`, :func:`num`, :func:`mean_sd`.
 2. A JSON that already carries its markdown tables as strings (the window studies do:
-   ``table_hyp``, ...) needs no code: the block ``<!-- results:window_allcomers.table_hyp -->``
-   renders key ``table_hyp`` of ``docs/results/window_allcomers.json``.
+   ``table_hyp``, ...) needs no code: the block ``<!-- results:window_headline.table_hyp -->``
+   renders key ``table_hyp`` of ``docs/results/window_headline.json``.
 3. Put the empty markers where the table belongs and run ``python docs/tables.py --write``.
 
 When a rerun changes a JSON's structure (a key renamed, a file split), ``--write`` and
@@ -380,4 +380,4 @@ def _run(a: argparse.Namespace) -> int:
 
 
 # the renderers register themselves with @table on import
-from doctables import models, overview, runtime  # noqa: E402, F401
+from doctables import allcomers, models, overview, runtime  # noqa: E402, F401

@@ -175,15 +175,19 @@ def _isa_cell(t: dict) -> str:
     return out
 
 
+#: the int8 models of bench/isa_parity.py, in column order
+ISA_TASKS = ("beat", "hyp", "findings6")
+
+
 @table("isa_parity", "isa_parity.json")
 def _isa_parity(d) -> str:
     rows = []
-    for run, r in d["runs"].items():
+    for run, r in d["runs"].items():  # a run may hold only some tasks: '-' for the others
         tasks = r["tasks"]
-        n = "/".join(str(tasks[t]["n"]) for t in ("beat", "hyp", "findings6"))
+        n = "/".join(str(tasks[t]["n"]) if t in tasks else "-" for t in ISA_TASKS)
         data = ("full test" if r["data"].startswith("full") else "subset") + f" (n={n})"
-        cells = [_isa_cell({**tasks[t], "_isa": r["cpu"]["isa_class"]})
-                 for t in ("beat", "hyp", "findings6")]
+        cells = [_isa_cell({**tasks[t], "_isa": r["cpu"]["isa_class"]}) if t in tasks else "-"
+                 for t in ISA_TASKS]
         rows.append([run, f"{r['cpu']['isa_class']} ({', '.join(r['cpu']['flags_seen'])})",
                      data, *cells, r["passed"]])
     return md(["run", "ISA class (flags seen)", "data", "beat agr. / F1 drop",

@@ -24,7 +24,8 @@ import numpy as np
 from edge_runtime.beats import BeatConfig, extract_beats
 from edge_runtime.provenance import code_key
 from edge_runtime.records import AAMI_CLASSES
-from train.data.mitdb import DS1, DS2, load_record, mlii_channel
+from train.data.beat_records import load_beat_record, primary_channel
+from train.data.mitdb import DS1, DS2
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO / "runs" / "beats"
@@ -45,6 +46,8 @@ BEAT_SOURCES: tuple[str, ...] = (
     "edge_runtime.beat_rr",
     "edge_runtime.records",
     "train.data.mitdb",
+    "train.data.svdb",
+    "train.data.beat_records",
     "train.beats.dataset",
 )
 
@@ -95,10 +98,10 @@ def record_beats(
     """Beats of one record at reference positions (``peaks=None``) or at given peaks.
 
     With given peaks the labels are -1 (matching to the reference is the evaluator's job).
-    Lead order: MLII first, then the other lead when ``leads == 2``.
+    Lead order: MLII (SVDB: ECG1) first, then the other lead when ``leads == 2``.
     """
-    rec = load_record(name, data_dir)
-    ch = mlii_channel(rec)
+    rec = load_beat_record(name, data_dir)
+    ch = primary_channel(rec)
     chans = [ch] + ([1 - ch] if leads == 2 else [])
     sig = rec.signal[:, chans]
     if peaks is None:

@@ -32,7 +32,7 @@ from train.beats.dataset import (
     record_beats,
 )
 from train.beats.train import predict
-from train.data.mitdb import load_record, mlii_channel
+from train.data.beat_records import load_beat_record, primary_channel, record_fs
 
 #: Code the detection cache derives from: the beat front end plus the whole detector package
 #: (streaming logic *and* the compiled-loop kernel) and this module's detection loop.
@@ -69,8 +69,8 @@ def detected_beats(
         it = tqdm(records, desc="detect + extract", unit="rec")
     sets, dec, rr_, rs_, ry_ = [], [], [], [], []
     for name in it:
-        rec = load_record(name, data_dir)
-        ch = mlii_channel(rec)
+        rec = load_beat_record(name, data_dir)
+        ch = primary_channel(rec)
         found = detect_record(rec.signal[:, ch], rec.fs)
         peaks = np.array(sorted({b.sample for b in found}), dtype=np.int64)
         decided = {b.sample: b.decided_at for b in found}
@@ -90,15 +90,17 @@ def detected_beats(
 
 
 def pairs_condition_b(
-    det: DetectedSet, pred: np.ndarray, fs: float = 360.0, window_s: float = 0.15
+    det: DetectedSet, pred: np.ndarray, fs: float | None = None, window_s: float = 0.15
 ):
-    """(ref class, alg class, record) triples: matched, missed (alg O), extra (ref O)."""
+    """(ref class, alg class, record) triples: matched, missed (alg O), extra (ref O).
+
+    ``fs`` None: each record's native rate (MIT-BIH 360 Hz, SVDB 128 Hz)."""
     refs, algs, recs = [], [], []
     for name in sorted(set(det.ref_record.tolist())):
         rmask = (det.ref_record == name) & (det.ref_y >= 0)
         tmask = det.beats.record == name
         ref, alg = class_pairs(det.ref_sample[rmask], det.ref_y[rmask], det.beats.sample[tmask],
-                               pred[tmask], fs, window_s)
+                               pred[tmask], fs or record_fs(name), window_s)
         refs.append(ref)
         algs.append(alg)
         recs.append(np.full(ref.size, name))
@@ -117,20 +119,27 @@ def evaluate_b(model, det: DetectedSet) -> dict:
     return ec57_report(ref, alg, rec)
 
 
-def latency_summary(det: DetectedSet, config: BeatConfig, fs: float = 360.0) -> dict:
-    """Seconds from an R-peak to its class being available, over the detected beats."""
+def latency_summary(det: DetectedSet, config: BeatConfig, fs: float | None = None,
+                    post_rr: bool = True) -> dict:
+    """Seconds from an R-peak to its class being available, over the detected beats.
+
+    ``post_rr`` False (a card without post-RR features): a beat is labelled as soon as its
+    own window has arrived; otherwise also not before the next beat is decided."""
     out = {}
     for name in sorted(set(det.beats.record.tolist())):
+        rfs = fs or record_fs(name)
         m = det.beats.record == name
         s, d = det.beats.sample[m], det.decided_at[m]
         # beat i is classified when beat i+1 is decided and its own window has arrived
-        ready_next = np.concatenate([d[1:], d[-1:]])
-        window_end = s + int(np.ceil(config.after_s * fs))
-        out[name] = (np.maximum(ready_next, window_end) - s) / fs
+        ready_next = np.concatenate([d[1:], d[-1:]]) if post_rr else d
+        window_end = s + int(np.ceil(config.after_s * rfs))
+        out[name] = (np.maximum(ready_next, window_end) - s) / rfs
     lat = np.concatenate(list(out.values())) if out else np.zeros(0)
-    det_delay = (det.decided_at - det.beats.sample) / fs
+    rec_fs = (np.full(len(det.beats), fs) if fs else
+              np.array([record_fs(r) for r in det.beats.record.tolist()]))
+    det_delay = (det.decided_at - det.beats.sample) / rec_fs
     return {
-        "post_rr_beats": 1,
+        "post_rr_beats": 1 if post_rr else 0,
         "detector_delay_s_median": float(np.median(det_delay)) if det_delay.size else None,
         "beat_latency_s_median": float(np.median(lat)) if lat.size else None,
         "beat_latency_s_p95": float(np.percentile(lat, 95)) if lat.size else None,

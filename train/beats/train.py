@@ -52,6 +52,9 @@ class TrainConfig:
     seed: int = 0
     augment: bool = True
     threads: int = 1
+    #: "best": keep the epoch with the best hold-out score; "last": keep the final epoch (the
+    #: cross-validated study fixes the epoch count instead of choosing it on the held-out fold)
+    select: str = "best"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,11 +121,16 @@ def _epoch_indices(y: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) ->
 def train_beat_model(
     cfg: TrainConfig,
     train: BeatSet,
-    val: BeatSet,
+    val: BeatSet | None,
     progress: bool = True,
     log=print,
 ):
-    """Train; return ``(best_model, history, best_epoch, best_val_metrics)``."""
+    """Train; return ``(best_model, history, best_epoch, best_val_metrics)``.
+
+    ``cfg.select == "last"`` keeps the final epoch; ``val`` None skips the per-epoch check
+    (then the metrics returned are None)."""
+    if cfg.select not in ("best", "last"):
+        raise ValueError(f"unknown epoch selection {cfg.select!r}")
     torch.set_num_threads(cfg.threads)
     _set_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -170,6 +178,14 @@ def train_beat_model(
                 sched.step()
             total += float(loss.detach()) * len(b)
             count += len(b)
+        if val is None:
+            history.append({"epoch": epoch, "train_loss": total / max(count, 1),
+                            "seconds": round(time.time() - t0, 1)})
+            log(f"  epoch {epoch:2d} loss {history[-1]['train_loss']:.4f} "
+                f"({history[-1]['seconds']} s)")
+            if epoch == cfg.epochs:
+                best = (0.0, epoch, copy.deepcopy(model.state_dict()), None)
+            continue
         m = evaluate_set(model, val)
         score = veb_sveb_score(m)
         history.append(
@@ -187,7 +203,7 @@ def train_beat_model(
             f"VEB Se/+P {h['val']['veb_se']}/{h['val']['veb_ppv']} "
             f"SVEB Se/+P {h['val']['sveb_se']}/{h['val']['sveb_ppv']} ({h['seconds']} s)"
         )
-        if score > best[0]:
+        if score > best[0] or (cfg.select == "last" and epoch == cfg.epochs):
             best = (score, epoch, copy.deepcopy(model.state_dict()), m)
     model.load_state_dict(best[2])
     model.eval()

@@ -15,6 +15,7 @@ _MODEL_MODULES: list[str] = [
     "train.models.window_cnn",
     "train.models.window_ensemble",
     "train.models.beat_cnn",
+    "train.models.beat_ensemble",
 ]
 
 

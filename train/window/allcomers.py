@@ -173,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="report path")
     ap.add_argument("--baseline-dir", default=str(CKPT_DIR),
                     help="folder with the baseline hyp.pt / findings6.pt (the models shipped "
-                    "before issue 18: git show a12e426:models/checkpoints/hyp.pt; default "
-                    "models/checkpoints, which --ship overwrites)")
+                    "before the all-comers models: git show "
+                    "a12e426:models/checkpoints/hyp.pt; default models/checkpoints, which "
+                    "--ship overwrites)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     conds = {s: load_conditioned(source=s) for s in ("records100", "device")}

@@ -15,8 +15,14 @@ from edge_runtime.alerts.rules.base import Rule, RuleContext, order_check
 
 
 class RunRule(Rule):
-    """``min_run`` consecutive beats of class ``cls`` faster than ``min_rate`` -> onset; the
-    alert ends ``clear_s`` after the last run ended. Evidence keeps the longest run.
+    """``min_run`` beats of class ``cls`` in one run faster than ``min_rate`` -> onset; the
+    alert ends ``clear_s`` after the last run of ``min_run`` such beats ended (at any rate: a
+    ventricular rhythm that slows under ``min_rate`` is still that rhythm; isolated ectopic
+    beats after it do not keep the alarm). Evidence keeps the longest run.
+
+    Beats of a class in ``continues`` extend a run that has begun but neither start one nor
+    count towards ``min_run`` (VT: fusion beats, F, are ventricular activations fused with a
+    conducted beat; inside a ventricular run they are a sign of VT, not its end).
 
     No onset (the run is *held*, it may still alarm when the condition clears) while:
 
@@ -33,6 +39,7 @@ class RunRule(Rule):
     """
 
     cls = "V"
+    continues: tuple[str, ...] = ()
     params = {
         "min_run": integer(2, doc="consecutive beats of the class"),
         "min_rate": number(above=0, doc="... at a rate above this (bpm)"),
@@ -59,7 +66,8 @@ class RunRule(Rule):
     def on_label(self, ctx: RuleContext, beat: BeatEvent) -> None:
         if beat.label is None:
             return
-        if beat.label != self.cls:
+        extends = beat.label in self.continues and self._run
+        if beat.label != self.cls and not extends:
             # Only the end of an alarming run starts the clear timer: an isolated ectopic
             # beat after the run must not keep a crisis alarm alive.
             if self._run and self._alerting:
@@ -68,25 +76,26 @@ class RunRule(Rule):
             return
         run = self._run
         run.append(beat)
-        if len(run) < self.min_run:
+        if sum(b.label == self.cls for b in run) < self.min_run:
+            return
+        a = ctx.active.get(self.name)
+        if a is not None:  # the rhythm goes on (at any rate): the alarm stays
+            a.evidence["longest_run"] = max(a.evidence.get("longest_run", 0), len(run))
+            a.evidence["last_beats"] = [x.index for x in run[-10:]]
+            self._run_end, self._alerting = None, True
             return
         span = run[-1].time_s - run[0].time_s
         rate = 60.0 * (len(run) - 1) / span if span > 0 else float("inf")
         if rate <= self.min_rate:
             return
-        a = ctx.active.get(self.name)
+        why = self._hold(ctx, run)
+        if why is not None:
+            self.held[why] += 1
+            return
+        a = ctx.onset(self.name, run[0].time_s, {
+            "beats": [x.index for x in run], "run_length": len(run), "rate_bpm": rate})
         if a is not None:
-            a.evidence["longest_run"] = max(a.evidence.get("longest_run", 0), len(run))
-            a.evidence["last_beats"] = [x.index for x in run[-10:]]
-        else:
-            why = self._hold(ctx, run)
-            if why is not None:
-                self.held[why] += 1
-                return
-            a = ctx.onset(self.name, run[0].time_s, {
-                "beats": [x.index for x in run], "run_length": len(run), "rate_bpm": rate})
-            if a is not None:
-                a.evidence["longest_run"] = len(run)
+            a.evidence["longest_run"] = len(run)
         self._run_end, self._alerting = None, True
 
     def _hold(self, ctx: RuleContext, run: list[BeatEvent]) -> str | None:
@@ -113,7 +122,7 @@ class RunRule(Rule):
 
 
 class VentricularTachycardia(RunRule):
-    name, cls = "vt", "V"
+    name, cls, continues = "vt", "V", ("F",)
 
 
 class SupraventricularTachycardia(RunRule):
