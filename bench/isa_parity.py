@@ -185,9 +185,12 @@ def run_task(task: str, data: Path, subset: bool, args) -> dict[str, Any]:
     return res
 
 
-def write_cards(results: Path, models: Path, tasks: list[str]) -> int:
+def write_cards(results: Path, models: Path, tasks: list[str],
+                formats: tuple[str, ...] = ("onnx", "tflite")) -> int:
     """``parity_per_isa`` from the results file into each int8 card (ONNX metadata_props,
-    TFLite .card.json); the ONNX graph is checked byte-identical before/after."""
+    TFLite .card.json); the ONNX graph is checked byte-identical before/after. ``formats``
+    limits it, e.g. to "tflite" when only the TFLite pair was rebuilt (the ONNX files are
+    then not even rewritten)."""
     from export.isa_card import table_from_results, write_onnx_section, write_tflite_section
 
     doc = json.loads(results.read_text())
@@ -197,6 +200,8 @@ def write_cards(results: Path, models: Path, tasks: list[str]) -> int:
         source = str(results)
     for task in tasks:
         for fmt, writer in (("onnx", write_onnx_section), ("tflite", write_tflite_section)):
+            if fmt not in formats:
+                continue
             path = models / f"{task}.int8.{fmt}"
             if not path.is_file():
                 print(f"[{task}] {path.name}: absent, skipped")
@@ -232,9 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--results", type=Path, default=OUT)
     c.add_argument("--models", type=Path, default=MODELS)
     c.add_argument("--tasks", default=",".join(TASKS))
+    c.add_argument("--formats", default="onnx,tflite",
+                   help="which int8 cards to write, comma-separated (onnx, tflite)")
     args = ap.parse_args(argv)
     if args.cmd == "card":
-        return write_cards(args.results, args.models, args.tasks.split(","))
+        formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+        if not formats or set(formats) - {"onnx", "tflite"}:
+            ap.error("--formats takes onnx, tflite (comma-separated)")
+        return write_cards(args.results, args.models, args.tasks.split(","), formats)
     if args.cmd == "prepare":
         prepare(args.data, args.seed)
         return 0

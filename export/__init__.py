@@ -14,7 +14,9 @@ Modules, in the order the work flows (``ecgedge export build`` runs them all):
   :mod:`export.isa_subset` (the fixed emulation subsets) and :mod:`export.isa_card`
   (the cards' ``parity_per_isa`` table);
 * :mod:`export.pipeline` - the whole path for one checkpoint; writes nothing unless parity holds;
-* :mod:`export.cli` - ``ecgedge export build|inspect``.
+* :mod:`export.tflite_rebuild` - the TFLite pair alone, next to shipped ONNX artifacts that
+  it reads but never rewrites (``ecgedge export tflite``);
+* :mod:`export.cli` - ``ecgedge export build|tflite|inspect``.
 
 The device side (loading artifacts, reading cards) is :mod:`edge_runtime.inference`.
 """

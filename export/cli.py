@@ -4,9 +4,12 @@ Subcommands::
 
     ecgedge export build [CKPT ...] [--out models] [--data-dir DIR] [--methods ...]
                          [--arm64-root DIR]
+    ecgedge export tflite [CKPT ...] [--out models] [--data-dir DIR] [--seed N]
     ecgedge export inspect MODEL [--json]
 
 ``build`` without checkpoints exports every ``models/checkpoints/<task>.pt`` that exists.
+``tflite`` adds only the .tflite pair next to already shipped ONNX artifacts, which it reads
+but never rewrites (:mod:`export.tflite_rebuild`).
 """
 
 from __future__ import annotations
@@ -75,12 +78,7 @@ def build_main(argv: list[str]) -> int:
     tflite = args.tflite == "yes" or (args.tflite == "auto" and _tflite_available())
     if args.tflite == "yes" and not _tflite_available():
         raise EcgEdgeError("--tflite yes needs litert-torch: pip install 'ecgedge[tflite-export]'")
-    ckpts = [Path(c) for c in args.checkpoints]
-    if not ckpts:
-        ckpts = [DEFAULT_CKPT_DIR / f"{t}.pt" for t in TASKS]
-        ckpts = [c for c in ckpts if c.is_file()]
-        if not ckpts:
-            raise EcgEdgeError(f"no checkpoints given and none found in {DEFAULT_CKPT_DIR}")
+    ckpts = _default_ckpts(args.checkpoints)
 
     from export.checkpoint import load_checkpoint
     from export.datasets import load_export_data
@@ -108,6 +106,71 @@ def build_main(argv: list[str]) -> int:
         rpath = Path(args.report_dir) / f"export_{task}.json"
         write_report(report, rpath)
         for path in report.artifacts.values():
+            print(f"[{task}] wrote {path} ({Path(path).stat().st_size / 1024:.1f} KiB)")
+        print(f"[{task}] report {rpath}")
+    return 0
+
+
+def _default_ckpts(given: list[str]) -> list[Path]:
+    ckpts = [Path(c) for c in given]
+    if not ckpts:
+        ckpts = [DEFAULT_CKPT_DIR / f"{t}.pt" for t in TASKS]
+        ckpts = [c for c in ckpts if c.is_file()]
+        if not ckpts:
+            raise EcgEdgeError(f"no checkpoints given and none found in {DEFAULT_CKPT_DIR}")
+    return ckpts
+
+
+def tflite_main(argv: list[str]) -> int:
+    p = make_parser(
+        "ecgedge export tflite",
+        "Convert checkpoints to fp32 + int8 TFLite next to their shipped ONNX artifacts, "
+        "which are read (cards, calibration ids) but not rewritten; fail if parity with torch "
+        "on the test split is broken. Needs the tflite-export extra.",
+    )
+    p.add_argument("checkpoints", nargs="*", help="checkpoint files (default: "
+                   "models/checkpoints/<task>.pt for every task present)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="dir of the shipped ONNX "
+                   "artifacts; the .tflite files are written there (default: models/)")
+    p.add_argument("--data-dir", help="PhysioNet data dir (default: $ECGEDGE_DATA or "
+                   "../shared/data)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration sample (must "
+                   "give the ids the int8 ONNX card records)")
+    p.add_argument("--report-dir", default=str(DEFAULT_RESULTS),
+                   help="where export_<task>_tflite.json reports go (default: docs/results)")
+    p.add_argument("--isa-dropped", action="append", default=[], metavar="RECIPE=REASON",
+                   help="an int8 recipe whose TFLite test parity failed on an ISA class "
+                   "(bench/isa_parity.py run --tflite): not offered, the next one in "
+                   "validation order is kept (the ISA gate's rule); the reason goes to the "
+                   "card; repeatable")
+    args = p.parse_args(argv)
+    from export.tflite import TFLITE_RECIPES
+
+    dropped = dict(d.split("=", 1) for d in args.isa_dropped if "=" in d)
+    if len(dropped) != len(args.isa_dropped) or set(dropped) - set(TFLITE_RECIPES):
+        raise EcgEdgeError(f"--isa-dropped takes RECIPE=REASON, RECIPE one of "
+                           f"{', '.join(TFLITE_RECIPES)}")
+    if not _tflite_available():
+        raise EcgEdgeError("ecgedge export tflite needs litert-torch: "
+                           "pip install 'ecgedge[tflite-export]'")
+    ckpts = _default_ckpts(args.checkpoints)
+
+    from export.checkpoint import load_checkpoint
+    from export.datasets import load_export_data
+    from export.tflite_rebuild import rebuild_tflite
+
+    command = "ecgedge export tflite " + " ".join(shlex.quote(a) for a in argv)
+    loaded = [load_checkpoint(c) for c in ckpts]
+    for ck in loaded:
+        task = ck.card["task"]
+        print(f"[{task}] {ck.path}: arch {ck.arch}; loading {task} data", flush=True)
+        data = load_export_data(ck.card, args.data_dir, seed=args.seed)
+        report = rebuild_tflite(ck, args.out, data, command=command,
+                                log=lambda m: print(m, flush=True), isa_dropped=dropped)
+        Path(args.report_dir).mkdir(parents=True, exist_ok=True)
+        rpath = Path(args.report_dir) / f"export_{task}_tflite.json"
+        rpath.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        for path in report["artifacts"].values():
             print(f"[{task}] wrote {path} ({Path(path).stat().st_size / 1024:.1f} KiB)")
         print(f"[{task}] report {rpath}")
     return 0
@@ -179,11 +242,18 @@ def format_card(card: dict, path: str | Path = "") -> str:
                  f"(export {exp.get('git_commit', '-')}{dirty(exp)})")
     if exp.get("command"):
         lines.append(f"  command     {exp['command']}")
+    if exp.get("tflite_command"):  # TFLite added later to a shipped ONNX export
+        lines.append(f"  tflite      {exp['tflite_command']} ({exp.get('converter', '?')}, "
+                     f"{exp.get('tflite_exported', '?')}, commit "
+                     f"{str(exp.get('tflite_git_commit', '?'))[:12]}"
+                     f"{dirty({'git_dirty': exp.get('tflite_git_dirty')})})")
     return "\n".join(lines)
 
 
 SUBCOMMANDS: dict[str, Command] = {
     "build": ("export.cli:build_main", "checkpoints -> fp32/int8 ONNX (+TFLite), cards, parity", 7),
+    "tflite": ("export.cli:tflite_main", "checkpoints -> TFLite next to shipped ONNX (ONNX "
+               "untouched), cards, parity", 7),
     "inspect": ("export.cli:inspect_main", "print an artifact's model card", 7),
 }
 

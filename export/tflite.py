@@ -163,9 +163,17 @@ def export_tflite(
     card8: dict[str, Any],
     log=print,
     bounds: dict[str, dict[str, float]] | None = None,
+    recipes: tuple[str, ...] = TFLITE_RECIPES,
 ) -> list[tuple[str, Path, ParityResult]]:
-    """Float and int8 .tflite with cards beside them, each compared with torch on test."""
+    """Float and int8 .tflite with cards beside them, each compared with torch on test.
+
+    ``recipes``: the int8 recipes offered, in order of preference (a subset of
+    :data:`TFLITE_RECIPES`); fewer when a per-ISA parity run dropped one (the ISA gate's rule:
+    the next candidate in validation order), recorded in the card."""
     import litert_torch
+
+    if not recipes or set(recipes) - set(TFLITE_RECIPES):
+        raise EcgEdgeError(f"TFLite int8 recipes must be among {', '.join(TFLITE_RECIPES)}")
 
     bounds = {**BOUNDS, **(bounds or {})}
     task, names = ck.card["task"], ck.input_names
@@ -185,7 +193,7 @@ def export_tflite(
     tried: dict[str, dict[str, Any]] = {}
     i8 = tmp / f"{task}.int8.tflite"
     chosen = None
-    for rname in TFLITE_RECIPES:
+    for rname in recipes:
         path = tmp / f"{task}.int8.{rname}.tflite"
         log(f"[{task}] TFLite int8 ({rname}, ai-edge-quantizer; {len(data.calib)} training "
             "examples)")
@@ -211,6 +219,7 @@ def export_tflite(
     from ai_edge_quantizer import recipe
 
     q = tflite_quantization(chosen, getattr(recipe, chosen)(), card8["quantization"], tried)
+    q["recipes_offered"] = list(recipes)
     _write_card(i8, {**card8, "export": {**card8["export"], **conv}, "quantization": q,
                      "metrics_int8": {"split": "test", "n": p8.n,
                                       p8.metric: p8.metric_artifact},

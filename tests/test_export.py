@@ -418,3 +418,58 @@ def test_calibration_ids_must_be_training_ids() -> None:
     card["training"] = {}
     with pytest.raises(EcgEdgeError, match="no training.train_ids"):
         load_export_data(card)
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_tflite_only_refuses_onnx_of_another_checkpoint_or_sample(exported, beat_ckpt,
+                                                                  tmp_path) -> None:
+    """``ecgedge export tflite`` reads the shipped ONNX cards: it refuses, before converting
+    anything, when they are missing or were calibrated on another sample."""
+    from export.tflite_rebuild import rebuild_tflite
+
+    out, _ = exported
+    ck = load_checkpoint(beat_ckpt)
+    with pytest.raises(EcgEdgeError, match="not found"):
+        rebuild_tflite(ck, tmp_path, ExportData(beat_split(8, 1), beat_split(8, 2),
+                                                beat_split(8, 3), "synthetic", ["t1"]))
+    other = ExportData(beat_split(8, 1), beat_split(8, 2), beat_split(8, 3), "synthetic",
+                       ["t2"])
+    with pytest.raises(EcgEdgeError, match="calibrated on ids hash"):
+        rebuild_tflite(ck, out, other, log=lambda m: None)
+    assert not list(out.glob("*.tflite"))
+
+
+def test_tflite_only_leaves_onnx_bytes_alone(exported, beat_ckpt, tmp_path) -> None:
+    pytest.importorskip("litert_torch", reason="TFLite export needs the tflite-export extra")
+    pytest.importorskip("ai_edge_quantizer", reason="needs the tflite-export extra")
+    pytest.importorskip("ai_edge_litert", reason="loading .tflite needs ai-edge-litert")
+    import shutil
+
+    from export.tflite_rebuild import rebuild_tflite
+
+    src, _ = exported
+    for p in src.glob("beat.*.onnx"):
+        shutil.copyfile(p, tmp_path / p.name)
+    before = {p.name: _sha(p) for p in tmp_path.glob("*.onnx")}
+    relaxed = {"int8": {"min_agreement": 0.0, "max_metric_drop": 1.0}}
+    small = ExportData(beat_split(32, 1), beat_split(32, 2), beat_split(48, 3), "synthetic",
+                       ["t1"])
+    rep = rebuild_tflite(load_checkpoint(beat_ckpt), tmp_path, small, command="pytest",
+                         log=lambda m: None, bounds=relaxed,
+                         isa_dropped={"static_wi8_ai8": "test"})
+    assert {p.name: _sha(p) for p in tmp_path.glob("*.onnx")} == before == rep["onnx_sha256"]
+    assert set(rep["artifacts"]) == {"fp32.tflite", "int8.tflite"}
+    assert rep["parity_test"]["fp32_tflite"]["max_abs_diff_logits"] < 1e-4
+    onnx_card = load_model(tmp_path / "beat.int8.onnx").card
+    card = load_model(tmp_path / "beat.int8.tflite").card
+    assert card["export"]["command"] == onnx_card["export"]["command"]  # the same export
+    assert card["export"]["tflite_command"] == "pytest"
+    q = card["quantization"]
+    assert q["recipes_offered"] == ["dynamic_wi8_afp32"]
+    assert q["dropped_by_isa_gate"] == {"static_wi8_ai8": "test"}
+    assert q["tool"] == "ai-edge-quantizer recipe.dynamic_wi8_afp32"
