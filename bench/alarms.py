@@ -26,21 +26,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edge_runtime.datadir import DATA_DIR_HELP  # noqa: E402
+from edge_runtime.provenance import host  # noqa: E402
 from train.alarms.cli import print_tables, run_benchmark  # noqa: E402
 from train.alarms.plot import plot_alarms  # noqa: E402
 
 OUT_JSON = REPO / "docs" / "results" / "alarms.json"
 OUT_PNG = REPO / "docs" / "figures" / "alarms.png"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _git_commit() -> str:
@@ -74,8 +65,7 @@ def main() -> int:
                              f"--noise {ns.noise} --snr {ns.snr} "
                              f"--noise-records {ns.noise_records}"
                              + (f" --duration {ns.duration:g}" if ns.duration else ""))
-    out["host"] = {"cpu_model": _cpu_model(), "python": sys.version.split()[0],
-                   "platform": platform.platform()}
+    out["host"] = {**host(), "platform": platform.platform()}
     out["git_commit"] = _git_commit()
     out["wall_s"] = round(time.time() - t0, 1)
     print_tables(out)

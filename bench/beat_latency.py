@@ -41,22 +41,12 @@ from edge_runtime.benchmark.common import display_path, record_dir  # noqa: E402
 from edge_runtime.datadir import DATA_DIR_HELP  # noqa: E402
 from edge_runtime.inference import default_model_path, load_model  # noqa: E402
 from edge_runtime.pipeline import Pipeline  # noqa: E402
-from edge_runtime.provenance import provenance  # noqa: E402
+from edge_runtime.provenance import host, provenance  # noqa: E402
 from edge_runtime.records import read_record  # noqa: E402
 from tests.pipeline_models import linear_onnx, without_post_rr  # noqa: E402
 
 OUT_JSON = REPO / "docs" / "results" / "beat_latency.json"
 MODES = ("standard", "low_latency")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_record(rec, model) -> dict[str, np.ndarray]:
@@ -138,8 +128,7 @@ def main() -> int:
         "total": total,
         "per_record": per,
         "command": " ".join(["python bench/beat_latency.py", *sys.argv[1:]]),
-        "host": {"cpu_model": _cpu_model(), "python": platform.python_version(),
-                 "platform": platform.platform()},
+        "host": {**host(), "platform": platform.platform()},
         **provenance(),
         "wall_s": round(time.time() - t0, 1),
     }

@@ -42,22 +42,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edge_runtime.datadir import DATA_DIR_HELP  # noqa: E402
-from edge_runtime.provenance import provenance  # noqa: E402
+from edge_runtime.provenance import host, provenance  # noqa: E402
 
 OUT_JSON = REPO / "docs" / "results" / "ddp_check.json"
 WORK = REPO / "runs" / "ddp_check"
 METRICS = ("val_auroc", "test_auroc")
 ABS_FLOOR = 0.01
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _train_args(args: argparse.Namespace, seed: int, out: Path) -> list[str]:
@@ -161,7 +151,7 @@ def main() -> int:
         "benchmark": "ddp_check",
         "command": "ecgedge bench ddp_check " + shlex.join(sys.argv[1:]),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "threads_per_process": 1,
+        "cpu": host()["cpu_model"], "cpu_count": os.cpu_count(), "threads_per_process": 1,
         "torch": torch.__version__, "python": platform.python_version(),
         **provenance(),
         "config": {"task": args.task, "epochs": args.epochs, "seeds": seeds,

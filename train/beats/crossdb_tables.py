@@ -8,30 +8,15 @@ the page shows them. The renderers live in one place, ``docs/doctables/beats.py`
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from train.doc_blocks import print_blocks
 
-REPO = Path(__file__).resolve().parents[2]
 #: the page's blocks, in page order
 BLOCKS = ("beats_crossdb_headline", "beats_crossdb_rows", "beats_crossdb_ablation",
           "beats_crossdb_final", "beats_crossdb_spread", "beats_crossdb_errors")
 
 
-def _doctables():
-    """``docs/doctables`` (not an installed package: it lives beside the pages it writes)."""
-    for p in (str(REPO), str(REPO / "docs")):
-        if p not in sys.path:
-            sys.path.insert(0, p)
-    import doctables
-
-    return doctables
-
-
 def main() -> int:
-    t = _doctables()
-    for name in BLOCKS:
-        print(f"<!-- {name} -->\n{t.render(name)}\n")
-    return 0
+    return print_blocks(BLOCKS)
 
 
 if __name__ == "__main__":

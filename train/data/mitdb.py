@@ -34,6 +34,7 @@ __all__ = [
     "MitRecord",
     "mitdb_dir",
     "load_record",
+    "read_annotated",
     "mlii_channel",
 ]
 
@@ -77,7 +78,14 @@ def load_record(
     """Load one record (both leads unless ``channels``) with its beat annotations."""
     if name not in ALL_RECORDS:
         raise EcgEdgeError(f"not a MIT-BIH Arrhythmia record: {name}")
-    path = mitdb_dir(data_dir) / name
+    return read_annotated(mitdb_dir(data_dir) / name, channels, sampfrom, sampto)
+
+
+def read_annotated(
+    path: Path, channels: list[int] | None = None, sampfrom: int = 0, sampto: int | None = None
+) -> MitRecord:
+    """A WFDB record and its ``.atr`` beat labels with their AAMI classes (MIT-BIH style
+    annotations: the Arrhythmia and the Supraventricular Arrhythmia databases)."""
     rec = read_record(path, channels=channels, sampfrom=sampfrom, sampto=sampto)
     samples, symbols = read_beat_annotations(path, sampfrom=sampfrom, sampto=sampto)
     return MitRecord(

@@ -16,8 +16,7 @@ from pathlib import Path
 
 from edge_runtime.datadir import resolve_data_dir
 from edge_runtime.errors import EcgEdgeError
-from edge_runtime.records import aami_classes, read_beat_annotations, read_record
-from train.data.mitdb import MitRecord
+from train.data.mitdb import MitRecord, read_annotated
 
 __all__ = ["SVDB", "FS", "PRIMARY_LEAD", "svdb_dir", "load_record", "is_svdb"]
 
@@ -53,17 +52,4 @@ def load_record(
     """Load one SVDB record (both leads unless ``channels``) with its beat annotations."""
     if not is_svdb(name):
         raise EcgEdgeError(f"not one of the 38 SVDB records here: {name}")
-    path = svdb_dir(data_dir) / str(name)
-    rec = read_record(path, channels=channels, sampfrom=sampfrom, sampto=sampto)
-    samples, symbols = read_beat_annotations(path, sampfrom=sampfrom, sampto=sampto)
-    return MitRecord(
-        name=rec.name,
-        fs=rec.fs,
-        signal=rec.signal,
-        leads=rec.leads,
-        units=rec.units,
-        path=rec.path,
-        ann_sample=samples,
-        ann_symbol=symbols,
-        aami=aami_classes(symbols),
-    )
+    return read_annotated(svdb_dir(data_dir) / str(name), channels, sampfrom, sampto)

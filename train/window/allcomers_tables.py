@@ -8,10 +8,8 @@ and check the page; this module only prints them.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from train.doc_blocks import print_blocks
 
-REPO = Path(__file__).resolve().parents[2]
 #: the page's blocks, in page order
 BLOCKS = ("allcomers_targets", "allcomers_hyp_chosen", "allcomers_hyp_baseline",
           "allcomers_hyp_errors", "allcomers_rate_agreement", "allcomers_hyp_candidates",
@@ -19,21 +17,8 @@ BLOCKS = ("allcomers_targets", "allcomers_hyp_chosen", "allcomers_hyp_baseline",
           "isa_parity_window")
 
 
-def _doctables():
-    """``docs/doctables`` (not an installed package: it lives beside the pages it writes)."""
-    for p in (str(REPO), str(REPO / "docs")):
-        if p not in sys.path:
-            sys.path.insert(0, p)
-    import doctables
-
-    return doctables
-
-
 def main() -> int:
-    t = _doctables()
-    for name in BLOCKS:
-        print(f"<!-- {name} -->\n{t.render(name)}\n")
-    return 0
+    return print_blocks(BLOCKS)
 
 
 if __name__ == "__main__":
