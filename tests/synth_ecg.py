@@ -21,9 +21,16 @@ def _bump(t: np.ndarray, centre: float, sigma: float, amp: float) -> np.ndarray:
     return amp * np.exp(-0.5 * ((t - centre) / sigma) ** 2)
 
 
+#: (offset from R in s, sigma in s, amplitude in mV) of the N beat's P, Q, R, S bumps (T apart)
+_N_PQRS = ((-0.16, 0.025, 0.12), (-0.02, 0.006, -0.1), (0.0, 0.012, 1.0), (0.025, 0.008, -0.2))
+#: the same with every sigma >= 10 ms (see :func:`band_limited_beats`)
+_N_PQRS_SMOOTH = ((-0.16, 0.025, 0.12), (-0.03, 0.010, -0.12), (0.0, 0.012, 1.0),
+                  (0.035, 0.010, -0.25))
+
+
 def beats_signal(times_s: list[float], kinds: list[str], duration_s: float, fs: float = FS,
                  t_mv: float = 0.3, v_t_mv: float = -0.6, noise_mv: float = 0.0,
-                 seed: int = 0) -> np.ndarray:
+                 seed: int = 0, pqrs: tuple = _N_PQRS) -> np.ndarray:
     """An ECG with a beat of kind ``N`` or ``V`` at each time (s); ``(n,)`` in mV."""
     t = np.arange(int(round(duration_s * fs))) / fs
     x = np.zeros_like(t)
@@ -31,9 +38,10 @@ def beats_signal(times_s: list[float], kinds: list[str], duration_s: float, fs: 
         lo, hi = np.searchsorted(t, [tb - 0.6, tb + 0.8])
         tt = t[lo:hi]
         if k == "N":
-            seg = (_bump(tt, tb - 0.16, 0.025, 0.12) + _bump(tt, tb - 0.02, 0.006, -0.1)
-                   + _bump(tt, tb, 0.012, 1.0) + _bump(tt, tb + 0.025, 0.008, -0.2)
-                   + _bump(tt, tb + 0.30, 0.040, t_mv))
+            seg = _bump(tt, tb + pqrs[0][0], pqrs[0][1], pqrs[0][2])
+            for off, sigma, amp in pqrs[1:]:
+                seg = seg + _bump(tt, tb + off, sigma, amp)
+            seg = seg + _bump(tt, tb + 0.30, 0.040, t_mv)
         else:
             seg = _bump(tt, tb, 0.030, 1.5) + _bump(tt, tb + 0.36, 0.060, v_t_mv)
         x[lo:hi] += seg
@@ -95,16 +103,4 @@ def band_limited_beats(times_s: list[float], kinds: list[str], duration_s: float
     500 Hz gives the same signal (to that level): a fair input for comparing the front end
     across device rates. Shapes are ours, not a clinical standard.
     """
-    t = np.arange(int(round(duration_s * fs))) / fs
-    x = np.zeros_like(t)
-    for tb, k in zip(times_s, kinds, strict=True):
-        lo, hi = np.searchsorted(t, [tb - 0.6, tb + 0.8])
-        tt = t[lo:hi]
-        if k == "N":
-            seg = (_bump(tt, tb - 0.16, 0.025, 0.12) + _bump(tt, tb - 0.03, 0.010, -0.12)
-                   + _bump(tt, tb, 0.012, 1.0) + _bump(tt, tb + 0.035, 0.010, -0.25)
-                   + _bump(tt, tb + 0.30, 0.040, 0.3))
-        else:
-            seg = _bump(tt, tb, 0.030, 1.5) + _bump(tt, tb + 0.36, 0.060, -0.6)
-        x[lo:hi] += seg
-    return x
+    return beats_signal(times_s, kinds, duration_s, fs, pqrs=_N_PQRS_SMOOTH)

@@ -238,19 +238,9 @@ def _rate_agreement(d: dict) -> str:
 
 @table("isa_parity_window", "isa_parity.json")
 def _isa_parity_window(d: dict) -> str:
-    from doctables.models import _isa_cell
+    from doctables.models import isa_rows
 
-    rows = []
-    for run, r in d["runs"].items():
-        tasks = r["tasks"]
-        if not any(t in tasks for t in WINDOW_TASKS):
-            continue
-        n = "/".join(str(tasks[t]["n"]) if t in tasks else "-" for t in WINDOW_TASKS)
-        data = ("full fold 10" if r["data"].startswith("full") else "subset") + f" (n={n})"
-        cells = [_isa_cell({**tasks[t], "_isa": r["cpu"]["isa_class"]}) if t in tasks else "-"
-                 for t in WINDOW_TASKS]
-        rows.append([run, f"{r['cpu']['isa_class']} ({', '.join(r['cpu']['flags_seen'])})",
-                     data, *cells, r["passed"]])
+    rows = isa_rows(d, WINDOW_TASKS, "full fold 10")
     return md(["run", "ISA class (flags seen)", "data", "hyp agr. / AUROC drop",
                "findings6 agr. / AUROC drop", "passed"], rows)
 

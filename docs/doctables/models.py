@@ -179,19 +179,29 @@ def _isa_cell(t: dict) -> str:
 ISA_TASKS = ("beat", "hyp", "findings6")
 
 
-@table("isa_parity", "isa_parity.json")
-def _isa_parity(d) -> str:
+def isa_rows(d: dict, tasks: tuple[str, ...], full: str) -> list[list]:
+    """One row per parity run holding any of ``tasks`` (a run may hold only some: '-' for
+    the others): run, ISA class and flags, data (``full`` or subset, n per task), the
+    agreement / metric-drop cell per task, passed."""
     rows = []
-    for run, r in d["runs"].items():  # a run may hold only some tasks: '-' for the others
-        tasks = r["tasks"]
-        n = "/".join(str(tasks[t]["n"]) if t in tasks else "-" for t in ISA_TASKS)
-        data = ("full test" if r["data"].startswith("full") else "subset") + f" (n={n})"
-        cells = [_isa_cell({**tasks[t], "_isa": r["cpu"]["isa_class"]}) if t in tasks else "-"
-                 for t in ISA_TASKS]
+    for run, r in d["runs"].items():
+        held = r["tasks"]
+        if not any(t in held for t in tasks):
+            continue
+        n = "/".join(str(held[t]["n"]) if t in held else "-" for t in tasks)
+        data = (full if r["data"].startswith("full") else "subset") + f" (n={n})"
+        cells = [_isa_cell({**held[t], "_isa": r["cpu"]["isa_class"]}) if t in held else "-"
+                 for t in tasks]
         rows.append([run, f"{r['cpu']['isa_class']} ({', '.join(r['cpu']['flags_seen'])})",
                      data, *cells, r["passed"]])
+    return rows
+
+
+@table("isa_parity", "isa_parity.json")
+def _isa_parity(d) -> str:
     return md(["run", "ISA class (flags seen)", "data", "beat agr. / F1 drop",
-               "hyp agr. / AUROC drop", "findings6 agr. / AUROC drop", "passed"], rows)
+               "hyp agr. / AUROC drop", "findings6 agr. / AUROC drop", "passed"],
+              isa_rows(d, ISA_TASKS, "full test"))
 
 
 @table("isa_latency", "isa_parity.json")

@@ -60,12 +60,17 @@ class MitRecord(Recording):
     aami: np.ndarray = None  # type: ignore[assignment]  # AAMI class letter ('' if unmapped)
 
 
+def database_dir(sub: str, title: str, data_dir: str | Path | None = None) -> Path:
+    """``<data dir>/<sub>``, or a one-line error naming the database if it is missing."""
+    d = resolve_data_dir(data_dir) / sub
+    if not d.is_dir():
+        raise EcgEdgeError(f"{title} directory not found: {d}")
+    return d
+
+
 def mitdb_dir(data_dir: str | Path | None = None) -> Path:
     """``<data dir>/mitdb``, or a one-line error if it is missing."""
-    d = resolve_data_dir(data_dir) / "mitdb"
-    if not d.is_dir():
-        raise EcgEdgeError(f"MIT-BIH directory not found: {d}")
-    return d
+    return database_dir("mitdb", "MIT-BIH", data_dir)
 
 
 def load_record(

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_runtime.datadir import resolve_data_dir
 from edge_runtime.errors import EcgEdgeError
-from train.data.mitdb import MitRecord, read_annotated
+from train.data.mitdb import MitRecord, database_dir, read_annotated
 
 __all__ = ["SVDB", "FS", "PRIMARY_LEAD", "svdb_dir", "load_record", "is_svdb"]
 
@@ -36,10 +35,7 @@ def is_svdb(name: str) -> bool:
 
 def svdb_dir(data_dir: str | Path | None = None) -> Path:
     """``<data dir>/svdb``, or a one-line error if it is missing."""
-    d = resolve_data_dir(data_dir) / "svdb"
-    if not d.is_dir():
-        raise EcgEdgeError(f"SVDB directory not found: {d}")
-    return d
+    return database_dir("svdb", "SVDB", data_dir)
 
 
 def load_record(
